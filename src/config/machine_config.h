@@ -1,0 +1,62 @@
+// The validated description of one machine. bhyve's flags and `-o key=value`
+// write keys of a ConfigTree (config_tree.h, documented in bhyve_config(5));
+// MachineConfig::from_tree() reads the tree and validate()s it. The same tree
+// serves the command line, `-k file` and the control API.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace khyve {
+
+class ConfigTree;
+
+struct PciAddress {
+    unsigned bus = 0, slot = 0, function = 0;
+    auto operator<=>(const PciAddress&) const = default;
+};
+
+struct PciDeviceConfig {
+    PciAddress addr;
+    std::string device;                         // "hostbridge", "virtio-blk", ...
+    std::map<std::string, std::string> options; // the rest of pci.B.S.F.* (e.g. "path", "ro", "backend")
+};
+
+struct LpcDeviceConfig {
+    std::string name;     // "com1".."com4"
+    std::string backend;  // "stdio", a tty path, ...
+};
+
+struct PinConfig {
+    unsigned vcpu;
+    unsigned host_cpu;
+};
+
+struct MachineConfig {
+    std::string name;                 // VM name (last argument)
+    unsigned cpus = 1;                // -c
+    uint64_t memory = 256ull << 20;   // -m (total low+high unless -M given)
+    std::optional<uint64_t> highmem;  // -M
+    bool x2apic = true;               // -a turns it off
+    bool acpi = false;                // -A
+    bool yield_on_hlt = false;        // -H
+    bool exit_on_unhandled_io = false;// -e
+    bool ioapic = true;               // -I (always present)
+    bool pause_exit = false;          // -P
+    uint16_t gdb_port = 0;            // -g / -G port, 0 = off
+    std::string gdb_address = "127.0.0.1";
+    bool gdb_wait = false;            // -G w...
+    bool strict_msrs = false;         // -w turns ignore-unknown-msrs on; see bhyve(8)
+    std::vector<PinConfig> pins;      // -p
+    std::vector<PciDeviceConfig> pci; // -s / -S, sorted by address
+    std::vector<LpcDeviceConfig> lpc; // -l
+    bool seccomp = true;              // khyve.seccomp
+
+    static MachineConfig from_tree(const ConfigTree& tree);  // throws Error
+    void validate() const;                                   // throws Error
+};
+
+}  // namespace khyve
