@@ -1,5 +1,7 @@
 #include "kvm/cpuid.h"
 
+#include <cstdint>
+
 namespace khyve {
 
 namespace {
