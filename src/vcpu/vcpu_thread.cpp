@@ -1,0 +1,111 @@
+#include "vcpu/vcpu_thread.h"
+
+#include <csignal>
+#include <cstring>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace khyve {
+
+namespace {
+constexpr int kKickSignal = SIGUSR1;
+void on_kick(int) {}
+}  // namespace
+
+void VcpuThread::install_kick_signal() {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_kick;  // no SA_RESTART: KVM_RUN must return EINTR
+    sigemptyset(&sa.sa_mask);
+    sigaction(kKickSignal, &sa, nullptr);
+}
+
+void VcpuThread::start() {
+    running_ = true;
+    thread_ = std::thread([this] { loop(); });
+    handle_ = thread_.native_handle();
+}
+
+void VcpuThread::kick() {
+    counters_.kicks++;
+    // immediate_exit covers the window just before KVM_RUN; the signal covers
+    // a vCPU already inside it.
+    vcpu_.run_struct()->immediate_exit = 1;
+    if (running_) pthread_kill(handle_, kKickSignal);
+}
+
+void VcpuThread::join() {
+    if (thread_.joinable()) {
+        kick();
+        thread_.join();
+    }
+}
+
+void VcpuThread::run_on_vcpu(const std::function<void(KvmVcpu&)>& fn) {
+    std::future<void> done;
+    {
+        std::lock_guard lk(req_mu_);
+        if (!running_) {
+            fn(vcpu_);
+            return;
+        }
+        std::promise<void> p;
+        done = p.get_future();
+        requests_.emplace_back(fn, std::move(p));
+    }
+    kick();
+    done.get();
+}
+
+void VcpuThread::serve_requests() {
+    std::deque<std::pair<std::function<void(KvmVcpu&)>, std::promise<void>>> reqs;
+    {
+        std::lock_guard lk(req_mu_);
+        reqs.swap(requests_);
+    }
+    for (auto& [fn, p] : reqs) {
+        try {
+            fn(vcpu_);
+            p.set_value();
+        } catch (...) {
+            p.set_exception(std::current_exception());
+        }
+    }
+}
+
+void VcpuThread::loop() {
+    tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, kKickSignal);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    kvm_run* run = vcpu_.run_struct();
+    while (!lifecycle_.stopping()) {
+        int r = vcpu_.run();
+        if (r == -EINTR || r == -EAGAIN) {
+            run->immediate_exit = 0;
+            serve_requests();
+            continue;
+        }
+        if (r < 0) {
+            lifecycle_.stop({ExitAction::Error, std::string("KVM_RUN: ") + std::strerror(-r)});
+            break;
+        }
+        counters_.exits++;
+        VcpuExit e = decode_exit(run);
+        if (e.kind == VcpuExit::Kind::Io) counters_.io++;
+        else if (e.kind == VcpuExit::Kind::Mmio) counters_.mmio++;
+        ExitResult res = handler_.handle(e);
+        if (res.action != ExitAction::Continue) {
+            lifecycle_.stop(std::move(res));
+            break;
+        }
+    }
+    {
+        std::lock_guard lk(req_mu_);
+        running_ = false;
+    }
+    serve_requests();
+}
+
+}  // namespace khyve

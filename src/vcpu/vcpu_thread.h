@@ -1,0 +1,60 @@
+// One host thread per vCPU: KVM_RUN, hand the exit to the ExitHandler, repeat
+// until the machine stops. Other threads reach the vCPU only through kick()
+// and run_on_vcpu(), which executes a function on the vCPU thread between two
+// KVM_RUNs (KVM requires vCPU ioctls from the thread that runs it, in effect).
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "kvm/kvm.h"
+#include "vcpu/exit_handler.h"
+#include "vm/lifecycle.h"
+
+namespace khyve {
+
+struct VcpuCounters {
+    std::atomic<uint64_t> exits{0}, io{0}, mmio{0}, kicks{0};
+};
+
+class VcpuThread {
+public:
+    VcpuThread(KvmVcpu& vcpu, const ExitHandler& handler, Lifecycle& lifecycle)
+        : vcpu_(vcpu), handler_(handler), lifecycle_(lifecycle) {}
+    ~VcpuThread() { join(); }
+
+    // Installs the (empty) kick signal handler; call once before start().
+    static void install_kick_signal();
+
+    void start();
+    void kick();
+    void join();
+    // Runs fn(vcpu) on the vCPU thread (or directly once it has ended).
+    void run_on_vcpu(const std::function<void(KvmVcpu&)>& fn);
+
+    const VcpuCounters& counters() const { return counters_; }
+    pid_t tid() const { return tid_.load(); }
+
+private:
+    void loop();
+    void serve_requests();
+
+    KvmVcpu& vcpu_;
+    const ExitHandler& handler_;
+    Lifecycle& lifecycle_;
+    std::thread thread_;
+    std::atomic<bool> running_{false};
+    std::atomic<pid_t> tid_{0};
+    pthread_t handle_{};
+    std::mutex req_mu_;
+    std::deque<std::pair<std::function<void(KvmVcpu&)>, std::promise<void>>> requests_;
+    VcpuCounters counters_;
+};
+
+}  // namespace khyve
