@@ -1,0 +1,146 @@
+#include "ctl/control_server.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common/error.h"
+
+namespace khyve {
+
+namespace {
+
+sockaddr_un unix_address(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path) throw Error("control socket path too long: " + path);
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    return a;
+}
+
+// Reads up to a newline within the deadline; false on timeout, EOF or overflow.
+bool read_line(int fd, std::string& out, int timeout_ms) {
+    out.clear();
+    char buf[4096];
+    while (out.find('\n') == std::string::npos) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) return false;
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return !out.empty();
+        out.append(buf, size_t(n));
+        if (out.size() > kControlMaxRequest) return false;
+    }
+    out.resize(out.find('\n'));
+    return true;
+}
+
+void write_all(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+        ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        off += size_t(n);
+    }
+}
+
+nlohmann::json error_reply(const std::string& what) {
+    return {{"version", kControlProtocolVersion}, {"ok", false}, {"error", what}};
+}
+
+}  // namespace
+
+ControlServer::ControlServer(std::string path, Handler handler)
+    : path_(std::move(path)), handler_(std::move(handler)) {
+    auto addr = unix_address(path_);
+    listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!listen_.valid()) throw sys_error("control socket");
+    ::unlink(path_.c_str());
+    mode_t old = ::umask(0077);
+    int rc = ::bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::umask(old);
+    if (rc < 0) throw sys_error("cannot bind control socket " + path_);
+    ::chmod(path_.c_str(), 0600);
+    if (::listen(listen_.get(), 8) < 0) throw sys_error("listen on " + path_);
+    stop_.reset(::eventfd(0, EFD_CLOEXEC));
+    if (!stop_.valid()) throw sys_error("eventfd");
+    thread_ = std::thread([this] { loop(); });
+}
+
+ControlServer::~ControlServer() {
+    uint64_t one = 1;
+    if (::write(stop_.get(), &one, sizeof one) < 0) { /* the thread also stops on close */ }
+    if (thread_.joinable()) thread_.join();
+    ::unlink(path_.c_str());
+}
+
+void ControlServer::loop() {
+    for (;;) {
+        pollfd p[2] = {{listen_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+        if (::poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return;
+        }
+        if (p[1].revents) return;
+        if (p[0].revents & POLLIN) {
+            Fd conn(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            if (conn.valid()) serve_connection(conn.get());
+        }
+    }
+}
+
+void ControlServer::serve_connection(int fd) {
+    std::string line;
+    if (!read_line(fd, line, 2000)) {
+        write_all(fd, error_reply("request too large, incomplete or too slow").dump() + "\n");
+        return;
+    }
+    write_all(fd, serve_line(line, handler_) + "\n");
+}
+
+std::string ControlServer::serve_line(const std::string& line, const Handler& handler) {
+    nlohmann::json reply;
+    try {
+        auto req = nlohmann::json::parse(line);
+        if (!req.is_object()) reply = error_reply("request must be a JSON object");
+        else if (!req.contains("version") || req["version"] != kControlProtocolVersion)
+            reply = error_reply("unsupported protocol version (this bhyve speaks 1)");
+        else if (!req.contains("command") || !req["command"].is_string())
+            reply = error_reply("request has no command");
+        else {
+            reply = handler(req);
+            reply["version"] = kControlProtocolVersion;
+            if (!reply.contains("ok")) reply["ok"] = true;
+        }
+    } catch (const nlohmann::json::exception& e) {
+        reply = error_reply(std::string("malformed request: ") + e.what());
+    } catch (const std::exception& e) {
+        reply = error_reply(e.what());
+    }
+    return reply.dump();
+}
+
+nlohmann::json control_request(const std::string& path, const nlohmann::json& request,
+                               int timeout_ms) {
+    auto addr = unix_address(path);
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) throw sys_error("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        throw Error("the VM is not running (no control socket at " + path + ")");
+    write_all(fd.get(), request.dump() + "\n");
+    std::string line;
+    if (!read_line(fd.get(), line, timeout_ms)) throw Error("no reply from bhyve on " + path);
+    try {
+        return nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+        throw Error("malformed reply from bhyve on " + path);
+    }
+}
+
+}  // namespace khyve

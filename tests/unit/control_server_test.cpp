@@ -1,0 +1,77 @@
+#include "ctl/control_server.h"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include "common/error.h"
+
+namespace khyve {
+namespace {
+
+nlohmann::json echo(const nlohmann::json& req) {
+    if (req["command"] == "boom") throw Error("boom failed");
+    return {{"echo", req["command"]}};
+}
+
+TEST(ControlServer, ValidatesRequests) {
+    auto r = [](const std::string& line) {
+        return nlohmann::json::parse(ControlServer::serve_line(line, echo));
+    };
+    EXPECT_EQ(r(R"({"version":1,"command":"stats"})")["echo"], "stats");
+    EXPECT_EQ(r(R"({"version":1,"command":"stats"})")["ok"], true);
+    EXPECT_EQ(r("not json")["ok"], false);
+    EXPECT_EQ(r("[1,2]")["ok"], false);
+    EXPECT_EQ(r(R"({"command":"stats"})")["ok"], false);
+    EXPECT_EQ(r(R"({"version":2,"command":"stats"})")["ok"], false);
+    EXPECT_EQ(r(R"({"version":1,"command":5})")["ok"], false);
+    auto b = r(R"({"version":1,"command":"boom"})");
+    EXPECT_EQ(b["ok"], false);
+    EXPECT_EQ(b["error"], "boom failed");
+}
+
+TEST(ControlServer, SocketIsOwnerOnlyAndSurvivesAbuse) {
+    std::string path = "/tmp/khyve-ctl-test-" + std::to_string(getpid());
+    ControlServer srv(path, echo);
+    struct stat st;
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+    // An oversized request without a newline gets an error reply.
+    {
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        strcpy(a.sun_path, path.c_str());
+        ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        std::string big(kControlMaxRequest + 10, 'x');
+        (void)!send(fd, big.data(), big.size(), MSG_NOSIGNAL);
+        char buf[256] = {};
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        ASSERT_GT(n, 0);
+        EXPECT_NE(std::string(buf).find("\"ok\":false"), std::string::npos);
+    }
+    // Concurrent clients all get answers.
+    std::vector<std::thread> clients;
+    std::atomic<int> good{0};
+    for (int i = 0; i < 8; ++i)
+        clients.emplace_back([&] {
+            auto rep = control_request(path, {{"version", 1}, {"command", "ping"}});
+            if (rep["echo"] == "ping") good++;
+        });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(good, 8);
+}
+
+TEST(ControlServer, ClientReportsNotRunning) {
+    EXPECT_THROW(control_request("/tmp/khyve-no-such-socket", {{"version", 1}}), Error);
+}
+
+}  // namespace
+}  // namespace khyve
