@@ -288,9 +288,10 @@ TEST(DevicesUart, FifoResetDropsOnlyTheVisibleFifo) {
     EXPECT_EQ(u.read(RBR), 16);
     u.write(FCR, 0x00);  // disabling clears the 16 bytes the FIFO held
     EXPECT_EQ(u.read(RBR), 33);
+    EXPECT_EQ(u.read(IIR) & 0xc0, 0);
     u.write(FCR, 0x01);  // enabling clears the single holding register
     EXPECT_EQ(u.read(RBR), 35);
-    EXPECT_EQ(u.read(IIR) & 0xc0, 0);
+    EXPECT_EQ(u.read(IIR) & 0xc0, 0xc0);
 }
 
 TEST(DevicesUart, PioAdapter) {
