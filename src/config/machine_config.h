@@ -36,10 +36,16 @@ struct PinConfig {
 };
 
 struct MachineConfig {
+    static constexpr unsigned kMaxCpus = 64;
+    static constexpr unsigned kMaxHostCpu = 1023;            // CPU_SETSIZE - 1, as bhyve
+    static constexpr uint64_t kPageSize = 4096;
+    static constexpr uint64_t kMinMemory = 2ull << 20;       // 2 MiB
+    static constexpr uint64_t kMaxMemory = 1ull << 40;       // 1 TiB, low + high
+
     std::string name;                 // VM name (last argument)
     unsigned cpus = 1;                // -c
     uint64_t memory = 256ull << 20;   // -m (total low+high unless -M given)
-    std::optional<uint64_t> highmem;  // -M
+    std::optional<uint64_t> highmem;  // -M: RAM at 4 GiB; memory is then the RAM below 3 GiB
     bool x2apic = true;               // -a turns it off
     bool acpi = false;                // -A
     bool yield_on_hlt = false;        // -H
@@ -49,11 +55,18 @@ struct MachineConfig {
     uint16_t gdb_port = 0;            // -g / -G port, 0 = off
     std::string gdb_address = "127.0.0.1";
     bool gdb_wait = false;            // -G w...
-    bool strict_msrs = false;         // -w turns ignore-unknown-msrs on; see bhyve(8)
+    bool strict_msrs = true;          // x86.strictmsr; -w clears it (ignore unknown MSRs)
     std::vector<PinConfig> pins;      // -p
-    std::vector<PciDeviceConfig> pci; // -s / -S, sorted by address
-    std::vector<LpcDeviceConfig> lpc; // -l
+    std::vector<PciDeviceConfig> pci; // -s / -S, sorted by address; options %(var)-expanded
+    std::vector<LpcDeviceConfig> lpc; // -l (and -s/-S slot,uart), sorted com1..com4; backend "" = unconnected
     bool seccomp = true;              // khyve.seccomp
+    unsigned sockets = 1, cores = 1, threads = 1;  // -c topology; sockets*cores*threads == cpus
+    std::string uuid;                 // -U; empty: derive one (bhyve: from host and VM name)
+    bool destroy_on_poweroff = false; // -D
+    bool rtc_localtime = true;        // rtc.use_localtime; -u clears it (RTC in UTC)
+    bool wire_memory = false;         // -S: mlock guest RAM
+    bool virtio_msix = true;          // -W clears it: virtio uses single-vector MSI
+    bool mptable = true;              // -Y clears it
 
     static MachineConfig from_tree(const ConfigTree& tree);  // throws Error
     void validate() const;                                   // throws Error

@@ -1,0 +1,301 @@
+#include "config/machine_config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "common/error.h"
+#include "config/config_tree.h"
+#include "config/config_values.h"
+#include "config/pci_emulations.h"
+#include "config/vm_name.h"
+#include "vm/layout.h"
+
+namespace khyve {
+namespace {
+
+constexpr uint64_t kMiB = 1ull << 20;
+constexpr unsigned kMaxTopology = 65535;
+
+std::string addr_text(const PciAddress& a) {
+    return std::to_string(a.bus) + ":" + std::to_string(a.slot) + ":" + std::to_string(a.function);
+}
+
+std::string size_text(uint64_t bytes) {
+    if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+unsigned node_number(const std::string& parent, const std::string& name, unsigned max, const char* what) {
+    auto v = parse_decimal(name, max);
+    if (!v)
+        throw Error("configuration node '" + parent + "." + name + "': " + what + " must be a number 0-" +
+                    std::to_string(max));
+    return unsigned(*v);
+}
+
+// "1,3,8-11": the host CPUs one vCPU may run on.
+std::vector<unsigned> parse_cpuset(const std::string& key, const std::string& list) {
+    std::vector<unsigned> out;
+    std::string_view rest = list;
+    auto bad = [&] { return Error("invalid cpu set for " + key + ": '" + list + "'"); };
+    while (true) {
+        size_t comma = rest.find(',');
+        std::string_view item = rest.substr(0, comma);
+        size_t dash = item.find('-');
+        auto lo = parse_decimal(item.substr(0, dash), MachineConfig::kMaxHostCpu);
+        auto hi = dash == std::string_view::npos ? lo
+                                                 : parse_decimal(item.substr(dash + 1), MachineConfig::kMaxHostCpu);
+        if (!lo || !hi || *hi < *lo) throw bad();
+        for (uint64_t c = *lo; c <= *hi; ++c) out.push_back(unsigned(c));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+void read_topology(const ConfigTree& t, MachineConfig& m) {
+    bool explicit_cpus = t.has("cpus");
+    uint64_t cpus = t.get_uint("cpus", 1, 1, kMaxTopology);
+    m.cores = unsigned(t.get_uint("cores", 1, 1, kMaxTopology));
+    m.threads = unsigned(t.get_uint("threads", 1, 1, kMaxTopology));
+    // As bhyve: without sockets=, every vCPU is its own socket.
+    m.sockets = unsigned(t.get_uint("sockets", cpus, 1, kMaxTopology));
+    uint64_t product = uint64_t(m.sockets) * m.cores * m.threads;
+    if (explicit_cpus && product != cpus)
+        throw Error("cpu topology (" + std::to_string(m.sockets) + " sockets, " + std::to_string(m.cores) +
+                    " cores, " + std::to_string(m.threads) + " threads) does not match " + std::to_string(cpus) +
+                    " vCPUs");
+    if (product > kMaxTopology) throw Error("cpu topology gives too many vCPUs: " + std::to_string(product));
+    m.cpus = unsigned(product);
+}
+
+void read_pins(const ConfigTree& t, MachineConfig& m) {
+    std::set<unsigned> pinned;
+    for (const auto& name : t.children("vcpu")) {
+        unsigned vcpu = node_number("vcpu", name, kMaxTopology, "the vCPU");
+        std::string key = "vcpu." + name + ".cpuset";
+        auto list = t.get(key);
+        if (!list) continue;
+        for (unsigned host : parse_cpuset(key, *list)) m.pins.push_back({vcpu, host});
+        pinned.insert(vcpu);
+    }
+    if (t.has("pincpu")) {
+        auto base = t.get_uint("pincpu", 0, 0, MachineConfig::kMaxHostCpu);
+        for (unsigned v = 0; v < m.cpus; ++v)
+            if (!pinned.count(v)) m.pins.push_back({v, unsigned(base + v)});
+    }
+    std::sort(m.pins.begin(), m.pins.end(), [](const PinConfig& a, const PinConfig& b) {
+        return a.vcpu != b.vcpu ? a.vcpu < b.vcpu : a.host_cpu < b.host_cpu;
+    });
+}
+
+void read_pci(const ConfigTree& t, MachineConfig& m) {
+    for (const auto& bus : t.children("pci")) {
+        std::string bus_node = "pci." + bus;
+        for (const auto& slot : t.children(bus_node)) {
+            std::string slot_node = bus_node + "." + slot;
+            for (const auto& fn : t.children(slot_node)) {
+                std::string node = slot_node + "." + fn;
+                if (t.has(bus_node) || t.has(slot_node) || t.has(node))
+                    throw Error("configuration key '" + node + "' must be a pci.bus.slot.function node");
+                PciDeviceConfig d;
+                d.addr.bus = node_number("pci", bus, 255, "the bus");
+                d.addr.slot = node_number(bus_node, slot, 31, "the slot");
+                d.addr.function = node_number(slot_node, fn, 7, "the function");
+                auto device = t.get(node + ".device");
+                if (!device) throw Error("pci device " + node + " has no 'device' key");
+                d.device = *device;
+                d.options = t.leaves_under(node);
+                d.options.erase("device");
+                m.pci.push_back(std::move(d));
+            }
+            if (t.has(slot_node)) throw Error("configuration key '" + slot_node + "' must be a node");
+        }
+        if (t.has(bus_node)) throw Error("configuration key '" + bus_node + "' must be a node");
+    }
+    if (t.has("pci")) throw Error("configuration key 'pci' must be a node");
+    std::sort(m.pci.begin(), m.pci.end(),
+              [](const PciDeviceConfig& a, const PciDeviceConfig& b) { return a.addr < b.addr; });
+}
+
+void read_lpc(const ConfigTree& t, MachineConfig& m) {
+    for (const auto& name : t.children("lpc")) {
+        if (name == "bootrom") throw Error("UEFI boot ROMs are not supported; boot Linux with bhyveload");
+        m.lpc.push_back({name, t.get("lpc." + name + ".path", "")});
+    }
+}
+
+bool is_com_name(const std::string& n) { return n.size() == 4 && n.compare(0, 3, "com") == 0 && n[3] >= '1' && n[3] <= '4'; }
+
+bool is_mac(const std::string& s) {
+    if (s.size() != 17) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (i % 3 == 2) {
+            if (s[i] != ':') return false;
+        } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const std::string* option(const PciDeviceConfig& d, const char* key) {
+    auto it = d.options.find(key);
+    return it == d.options.end() ? nullptr : &it->second;
+}
+
+void check_bool_option(const PciDeviceConfig& d, const char* key) {
+    if (auto v = option(d, key); v && !parse_bool_value(*v))
+        throw Error("pci " + addr_text(d.addr) + " " + d.device + ": invalid boolean for " + key + ": '" + *v +
+                    "'");
+}
+
+void check_sector_size(const PciDeviceConfig& d, const std::string& text) {
+    auto valid = [](std::optional<uint64_t> v) { return v && *v >= 512 && *v <= 65536 && (*v & (*v - 1)) == 0; };
+    size_t slash = text.find('/');
+    auto logical = parse_decimal(text.substr(0, slash), 65536);
+    auto physical = slash == std::string::npos ? logical : parse_decimal(text.substr(slash + 1), 65536);
+    if (!valid(logical) || !valid(physical) || *physical < *logical)
+        throw Error("pci " + addr_text(d.addr) + " virtio-blk: invalid sectorsize '" + text +
+                    "' (logical[/physical], powers of two from 512)");
+}
+
+void validate_device(const PciDeviceConfig& d) {
+    const std::string at = addr_text(d.addr);
+    if (d.addr.slot > 31 || d.addr.function > 7 || d.addr.bus > 255)
+        throw Error("pci slot " + at + " is out of range (bus 0-255, slot 0-31, function 0-7)");
+    check_pci_emulation(d.device);
+    if (d.device == "uart")
+        throw Error("pci " + at + ": uart is provided only as an LPC COM port (-l com1,stdio)");
+    if ((d.device == "hostbridge" || d.device == "amd_hostbridge") && !(d.addr == PciAddress{}))
+        throw Error(d.device + " must be at pci slot 0:0:0, not " + at);
+    if (d.device == "lpc" && d.addr.bus != 0)
+        throw Error("the LPC bridge can only be on bus 0, not at " + at);
+    if (d.device == "virtio-blk") {
+        auto path = option(d, "path");
+        if (!path || path->empty())
+            throw Error("virtio-blk at " + at + " needs a path (-s " + std::to_string(d.addr.slot) +
+                        ",virtio-blk,/path/to/image)");
+        for (auto key : {"ro", "nocache", "direct", "nodelete"}) check_bool_option(d, key);
+        if (auto s = option(d, "sectorsize")) check_sector_size(d, *s);
+        if (auto ser = option(d, "ser"); ser && ser->size() > 20)
+            throw Error("virtio-blk at " + at + ": serial number '" + *ser + "' is longer than 20 characters");
+    }
+    if (d.device == "virtio-net") {
+        auto backend = option(d, "backend");
+        if (!backend || backend->empty())
+            throw Error("virtio-net at " + at + " needs a backend (a tap interface, e.g. -s " +
+                        std::to_string(d.addr.slot) + ",virtio-net,tap0)");
+        if (auto mac = option(d, "mac")) {
+            if (!is_mac(*mac)) throw Error("virtio-net at " + at + ": invalid mac '" + *mac + "'");
+            unsigned first = unsigned(std::stoul(mac->substr(0, 2), nullptr, 16));
+            if (first & 1) throw Error("virtio-net at " + at + ": mac '" + *mac + "' is a multicast address");
+        }
+        if (auto mtu = option(d, "mtu"); mtu && (!parse_decimal(*mtu, 65535) || *parse_decimal(*mtu, 65535) < 68))
+            throw Error("virtio-net at " + at + ": invalid mtu '" + *mtu + "' (68-65535)");
+    }
+}
+
+}  // namespace
+
+MachineConfig MachineConfig::from_tree(const ConfigTree& t) {
+    MachineConfig m;
+    auto name = t.get("name");
+    if (!name) throw Error("missing VM name (configuration key 'name')");
+    m.name = *name;
+    read_topology(t, m);
+    m.memory = t.get_size("memory.size", m.memory);
+    m.highmem = t.get_size("memory.highmem");
+    m.x2apic = t.get_bool("x86.x2apic", m.x2apic);
+    m.acpi = t.get_bool("acpi_tables", m.acpi);
+    m.yield_on_hlt = t.get_bool("x86.vmexit_on_hlt", m.yield_on_hlt);
+    m.exit_on_unhandled_io = t.get_bool("x86.strictio", m.exit_on_unhandled_io);
+    m.pause_exit = t.get_bool("x86.vmexit_on_pause", m.pause_exit);
+    m.gdb_port = uint16_t(t.get_uint("gdb.port", 0, 0, 65535));
+    m.gdb_address = t.get("gdb.address", m.gdb_address);
+    m.gdb_wait = t.get_bool("gdb.wait", m.gdb_wait);
+    m.strict_msrs = t.get_bool("x86.strictmsr", m.strict_msrs);
+    m.seccomp = t.get_bool("khyve.seccomp", m.seccomp);
+    m.uuid = t.get("uuid", "");
+    m.destroy_on_poweroff = t.get_bool("destroy_on_poweroff", m.destroy_on_poweroff);
+    m.rtc_localtime = t.get_bool("rtc.use_localtime", m.rtc_localtime);
+    m.wire_memory = t.get_bool("memory.wired", m.wire_memory);
+    m.virtio_msix = t.get_bool("virtio_msix", m.virtio_msix);
+    m.mptable = t.get_bool("x86.mptable", m.mptable);
+    // Read only so a malformed value is reported; they change nothing on Linux.
+    (void)t.get_bool("memory.guest_in_core");
+    (void)t.get_bool("config.dump");
+    read_pins(t, m);
+    read_pci(t, m);
+    read_lpc(t, m);
+    m.validate();
+    return m;
+}
+
+void MachineConfig::validate() const {
+    check_vm_name(name);
+    if (cpus < 1 || cpus > kMaxCpus)
+        throw Error(std::to_string(cpus) + " vCPUs requested; khyve supports 1 to " + std::to_string(kMaxCpus));
+    if (uint64_t(sockets) * cores * threads != cpus)
+        throw Error("cpu topology (" + std::to_string(sockets) + " sockets, " + std::to_string(cores) + " cores, " +
+                    std::to_string(threads) + " threads) does not match " + std::to_string(cpus) + " vCPUs");
+
+    if (memory % kPageSize)
+        throw Error("memory size " + std::to_string(memory) + " is not a multiple of the 4 KiB page size");
+    if (memory < kMinMemory)
+        throw Error("memory size " + size_text(memory) + " is below the minimum of " + size_text(kMinMemory));
+    uint64_t total = memory;
+    if (highmem) {
+        if (memory > layout::kLowMemLimit)
+            throw Error("with -M (memory.highmem), memory.size is the memory below 4 GiB and must not exceed " +
+                        size_text(layout::kLowMemLimit) + "; it is " + size_text(memory));
+        if (*highmem % kPageSize)
+            throw Error("high memory size " + std::to_string(*highmem) +
+                        " is not a multiple of the 4 KiB page size");
+        if (*highmem > kMaxMemory) throw Error("high memory size " + size_text(*highmem) + " is too large");
+        total += *highmem;
+    }
+    if (total > kMaxMemory)
+        throw Error("memory size " + size_text(total) + " exceeds the maximum of " + size_text(kMaxMemory));
+
+    for (const auto& p : pins) {
+        if (p.vcpu >= cpus)
+            throw Error("cannot pin vCPU " + std::to_string(p.vcpu) + ": the guest has " + std::to_string(cpus) +
+                        " vCPUs (numbered from 0)");
+        if (p.host_cpu > kMaxHostCpu)
+            throw Error("cannot pin vCPU " + std::to_string(p.vcpu) + " to host CPU " + std::to_string(p.host_cpu) +
+                        " (0-" + std::to_string(kMaxHostCpu) + ")");
+    }
+
+    std::set<PciAddress> seen;
+    const PciDeviceConfig* lpc_bridge = nullptr;
+    for (const auto& d : pci) {
+        validate_device(d);
+        if (!seen.insert(d.addr).second) throw Error("pci slot " + addr_text(d.addr) + " is used twice");
+        if (d.device == "lpc") {
+            if (lpc_bridge)
+                throw Error("only one LPC bridge is allowed (at " + addr_text(lpc_bridge->addr) + " and " +
+                            addr_text(d.addr) + ")");
+            lpc_bridge = &d;
+        }
+    }
+    // Guests probe functions 1-7 of a slot only when function 0 answers.
+    for (const auto& a : seen)
+        if (a.function != 0 && !seen.count(PciAddress{a.bus, a.slot, 0}))
+            throw Error("pci slot " + addr_text(a) + " has no function 0 in its slot (" + std::to_string(a.bus) +
+                        ":" + std::to_string(a.slot) + ":0); the guest would not find it");
+
+    std::set<std::string> coms;
+    for (const auto& l : lpc) {
+        if (l.name == "bootrom") throw Error("UEFI boot ROMs are not supported; boot Linux with bhyveload");
+        if (!is_com_name(l.name))
+            throw Error("unknown LPC device '" + l.name + "' (khyve provides com1, com2, com3, com4)");
+        if (!coms.insert(l.name).second) throw Error("LPC device " + l.name + " is configured twice");
+    }
+
+    if (gdb_port != 0 && gdb_address.empty()) throw Error("gdb.address is empty");
+    if (!uuid.empty() && !is_valid_uuid(uuid)) throw Error("invalid uuid '" + uuid + "'");
+}
+
+}  // namespace khyve
