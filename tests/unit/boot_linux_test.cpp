@@ -226,7 +226,7 @@ TEST(BootLinux, InitrdThatDoesNotFitIsRejected) {
     auto spec = spec_for(make_bzimage({}), 32 * kMiB);
     spec.initrd.assign(9 * kMiB, 1);  // kernel needs up to 24 MiB; 24 + 9 > 32
     EXPECT_EQ(load_error(spec, 32 * kMiB),
-              "guest memory too small: the kernel and initrd needs 33 MiB, the VM has 32 MiB");
+              "guest memory too small: the kernel and initrd need 33 MiB, the VM has 32 MiB");
     FakeBz f;
     f.initrd_addr_max = 0x1FFFFFF;  // 32 MiB limit, 8 MiB of room above the kernel
     spec = spec_for(make_bzimage(f), 64 * kMiB);
