@@ -37,7 +37,7 @@ uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MA
 uint64_t page_up(uint64_t a) { return a > UINT64_MAX - (kPage - 1) ? UINT64_MAX & ~(kPage - 1) : (a + kPage - 1) & ~(kPage - 1); }
 
 [[noreturn]] void too_small(const std::string& what, uint64_t need_end, const LinuxBootSpec& spec) {
-    throw Error("guest memory too small: the " + what + " needs " + std::to_string(mib_up(need_end)) +
+    throw Error("guest memory too small: the " + what + " " + std::to_string(mib_up(need_end)) +
                 " MiB, the VM has " + std::to_string(spec.lowmem / kMiB) + " MiB" +
                 (spec.highmem ? " below 4 GiB" : ""));
 }
@@ -137,7 +137,7 @@ BootState load_linux(const GuestMemory& mem, const LinuxBootSpec& spec) {
     if (looks_like_bzimage(image)) k = from_bzimage(image);
     else if (looks_like_elf(image)) k = from_elf(image);
     else throw Error("kernel: not a Linux bzImage or 64-bit ELF vmlinux");
-    if (k.end > spec.lowmem) too_small("kernel", k.end, spec);
+    if (k.end > spec.lowmem) too_small("kernel needs", k.end, spec);
 
     uint64_t cmdline_max = std::min<uint64_t>(k.cmdline_max, layout::kCmdlineMax - 1);
     if (spec.cmdline.find('\0') != std::string::npos) throw Error("kernel command line contains a NUL byte");
@@ -154,7 +154,7 @@ BootState load_linux(const GuestMemory& mem, const LinuxBootSpec& spec) {
                 throw Error("initrd of " + std::to_string(mib_up(initrd_size)) +
                             " MiB does not fit between the kernel and the kernel's initrd limit " +
                             hex(k.initrd_addr_max));
-            too_small("kernel and initrd", sat_add(floor, initrd_size), spec);
+            too_small("kernel and initrd need", sat_add(floor, initrd_size), spec);
         }
         initrd_addr = (limit - initrd_size) & ~(kPage - 1);
     }
