@@ -189,10 +189,17 @@ TEST(DevicesUart, ThreInterruptSemantics) {
     u.write(IER, 0);
     EXPECT_FALSE(r.level());
     EXPECT_EQ(r.out, (std::vector<uint8_t>{'a', 'b'}));
-    // Writing THR while THRE is disabled leaves it pending-free once enabled
-    // only through the 0 -> 1 transition.
+    // THR written while the interrupt is off: nothing is reported until
+    // ETBEI goes 0 -> 1, and rewriting IER with ETBEI kept on does not
+    // re-raise an acknowledged THRE.
     u.write(THR, 'c');
     EXPECT_EQ(u.read(IIR), 0x01);
+    EXPECT_FALSE(r.level());
+    u.write(IER, 0x02);
+    EXPECT_EQ(u.read(IIR), 0x02);
+    u.write(IER, 0x03);
+    EXPECT_EQ(u.read(IIR), 0x01);
+    EXPECT_FALSE(r.level());
 }
 
 TEST(DevicesUart, Out2GatesTheIrqOutput) {
