@@ -13,8 +13,7 @@
 namespace khyve {
 namespace {
 
-constexpr std::string_view kFlagsWithArgument = "cfgGkKlmMopr" "stUz";
-constexpr std::string_view kPlainFlags = "aAbBCDehHIPSuwWxY";
+constexpr std::string_view kFlagsWithArgument = "cfgGkKlmMoprstUz";
 constexpr unsigned kComPorts = 4;
 
 std::string flag_name(char c) { return std::string("-") + c; }

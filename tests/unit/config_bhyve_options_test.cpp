@@ -88,6 +88,25 @@ TEST(BhyveOptions, TodaysManualExample) {
     EXPECT_EQ(m.lpc[0].backend, "stdio");
 }
 
+// The EXAMPLES section of bhyve_config(5) shows this dump; keep them equal.
+TEST(BhyveOptions, DumpMatchesManualExample) {
+    auto t = parse({"-c", "2", "-m", "1G", "-s", "0,hostbridge", "-s", "1,lpc", "-s", "2,virtio-blk,/my/image,ro",
+                    "-l", "com1,stdio", "vm1"})
+                 .tree;
+    EXPECT_EQ(t.dump(),
+              "acpi_tables=false\n"
+              "cpus=2\n"
+              "lpc.com1.path=stdio\n"
+              "memory.size=1G\n"
+              "name=vm1\n"
+              "pci.0.0.0.device=hostbridge\n"
+              "pci.0.1.0.device=lpc\n"
+              "pci.0.2.0.device=virtio-blk\n"
+              "pci.0.2.0.path=/my/image\n"
+              "pci.0.2.0.ro=true\n"
+              "x86.strictmsr=true\n");
+}
+
 TEST(BhyveOptions, SlotSyntaxes) {
     auto t = parse({"-s", "3,virtio-rnd", "-s", "4:2,virtio-rnd", "-s", "5:4:1,virtio-rnd", "vm"}).tree;
     EXPECT_EQ(t.get("pci.0.3.0.device"), "virtio-rnd");
