@@ -1,1 +1,74 @@
-int main() { return 0; }
+// bhyve(8): run the VM object NAME that bhyveload(8) prepared.
+#include <csignal>
+#include <cstdlib>
+#include <cstdio>
+#include <iostream>
+
+#include "common/error.h"
+#include "config/bhyve_options.h"
+#include "config/config_tree.h"
+#include "config/machine_config.h"
+#include "devices/console_stdio.h"
+#include "kvm/kvm.h"
+#include "vm/machine.h"
+#include "vm/memory_split.h"
+#include "vm/vm_object.h"
+
+namespace {
+
+std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+int run(int argc, char** argv) {
+    auto args = khyve::parse_bhyve_args(argc, argv);
+    if (args.usage_requested) {
+        std::cout << khyve::bhyve_usage();
+        return 0;
+    }
+    if (!args.help_text.empty()) {
+        std::cout << args.help_text;
+        return 0;
+    }
+    if (args.tree.get_bool("config.dump", false)) {
+        std::cout << args.tree.dump();
+        return 1;
+    }
+    auto cfg = khyve::MachineConfig::from_tree(args.tree);
+
+    // The manual's "kldload vmm": is there a KVM that can run guests?
+    auto kvm = khyve::KvmSystem::open();
+    if (khyve::KvmSystem::is_pvm() && !std::getenv("KHYVE_ALLOW_PVM"))
+        throw khyve::Error("/dev/kvm here is PVM, a software KVM that cannot run stock guest "
+                           "kernels: run guests in the test host (testhost/run.sh) or on a host "
+                           "with kvm_intel/kvm_amd (KHYVE_ALLOW_PVM=1 overrides)");
+    auto vm = khyve::VmObject::open(cfg.name);
+    auto want = khyve::split_memory(cfg.memory, cfg.highmem);
+    if (want.lowmem != vm.lowmem() || want.highmem != vm.highmem())
+        throw khyve::Error("VM " + cfg.name + " was loaded with " + mib(vm.lowmem()) + " low + " +
+                           mib(vm.highmem()) + " high memory, but bhyve was given " +
+                           mib(want.lowmem) + " + " + mib(want.highmem));
+
+    // Signals that stop the guest are taken by the machine's signalfd; block
+    // them before any thread exists so every thread inherits the mask.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    khyve::Machine machine(kvm, cfg, std::move(vm));
+    return machine.run();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        khyve::terminal_restore_all();
+        std::fprintf(stderr, "bhyve: %s\n", e.what());
+        return khyve::kExitError;
+    }
+}

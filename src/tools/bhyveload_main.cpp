@@ -1,1 +1,141 @@
-int main() { return 0; }
+// bhyveload(8): create (or re-initialise) the VM object NAME and place a Linux
+// kernel, initrd and command line in its memory, ready for bhyve(8).
+#include <getopt.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include "boot/linux_loader.h"
+#include "common/error.h"
+#include "config/config_values.h"
+#include "vm/memory_split.h"
+#include "vm/vm_object.h"
+
+namespace {
+
+using khyve::Error;
+
+void usage(FILE* f) {
+    std::fprintf(f,
+                 "usage: bhyveload [-S] [-c cons-dev] [-d disk-path] [-e name=value]\n"
+                 "                 [-h host-path] [-m mem-size] [-M highmem-size] vmname\n"
+                 "Linux guests from the host: -h DIR -e kernel=PATH [-e initrd=PATH] "
+                 "[-e cmdline=\"...\"]\n");
+}
+
+std::vector<uint8_t> read_file(const std::string& path, const char* what) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw khyve::sys_error(std::string("cannot read the ") + what + " " + path);
+    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw khyve::sys_error(std::string("cannot read the ") + what + " " + path);
+    return data;
+}
+
+std::string resolve(const std::string& host_dir, const std::string& path) {
+    if (path.empty() || path[0] == '/' || host_dir.empty()) return path;
+    return host_dir + "/" + path;
+}
+
+struct Options {
+    std::optional<uint64_t> memory, highmem;
+    std::string host_dir, disk, console;
+    std::map<std::string, std::string> env;
+    std::string name;
+};
+
+Options parse(int argc, char** argv) {
+    Options o;
+    int c;
+    opterr = 0;
+    while ((c = getopt(argc, argv, ":c:Cd:e:h:l:m:M:S")) != -1) {
+        switch (c) {
+            case 'c': o.console = optarg; break;
+            case 'C': break;  // guest memory in core dumps: nothing to do here
+            case 'S': break;  // wired memory: bhyve -S decides
+            case 'd': o.disk = optarg; break;
+            case 'h': o.host_dir = optarg; break;
+            case 'l': throw Error("-l (alternate loader) is not supported: khyve loads Linux itself");
+            case 'e': {
+                std::string kv = optarg;
+                auto eq = kv.find('=');
+                if (eq == 0 || eq == std::string::npos)
+                    throw Error("-e wants name=value, got '" + kv + "'");
+                o.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+                break;
+            }
+            case 'm':
+                o.memory = khyve::parse_memsize(optarg);
+                if (!o.memory || *o.memory == 0) throw Error(std::string("-m: invalid memory size '") + optarg + "'");
+                break;
+            case 'M':
+                o.highmem = khyve::parse_memsize(optarg);
+                if (!o.highmem) throw Error(std::string("-M: invalid memory size '") + optarg + "'");
+                break;
+            case ':': throw Error(std::string("option -") + char(optopt) + " needs a value");
+            default: throw Error(std::string("unknown option -") + char(optopt));
+        }
+    }
+    if (optind != argc - 1) throw Error("exactly one VM name is required");
+    o.name = argv[optind];
+    return o;
+}
+
+int run(int argc, char** argv) {
+    Options o = parse(argc, argv);
+    khyve::VmObject::check_name(o.name);
+    if (!o.disk.empty())
+        throw Error("-d: reading the kernel from a disk image is not supported yet; use -h DIR -e "
+                    "kernel=PATH [-e initrd=PATH] [-e cmdline=...]");
+    auto kernel_it = o.env.find("kernel");
+    if (kernel_it == o.env.end())
+        throw Error("no kernel given: use -h DIR -e kernel=PATH (or -e kernel=/abs/path)");
+    for (const auto& [k, v] : o.env)
+        if (k != "kernel" && k != "initrd" && k != "cmdline")
+            std::fprintf(stderr, "bhyveload: ignoring unknown variable %s\n", k.c_str());
+
+    khyve::LinuxBootSpec spec;
+    spec.kernel = read_file(resolve(o.host_dir, kernel_it->second), "kernel");
+    if (auto it = o.env.find("initrd"); it != o.env.end() && !it->second.empty())
+        spec.initrd = read_file(resolve(o.host_dir, it->second), "initrd");
+    if (auto it = o.env.find("cmdline"); it != o.env.end()) spec.cmdline = it->second;
+    auto split = khyve::split_memory(o.memory.value_or(256ull << 20), o.highmem);
+    spec.lowmem = split.lowmem;
+    spec.highmem = split.highmem;
+
+    bool existed = khyve::VmObject::exists(o.name);
+    try {
+        auto vm = khyve::VmObject::create_or_reinit(o.name, split.lowmem, split.highmem);
+        auto mem = vm.map_memory();
+        auto state = khyve::load_linux(mem, spec);
+        vm.write_boot_state(state.serialize());
+    } catch (...) {
+        // Never leave a half-created VM behind.
+        if (!existed && khyve::VmObject::exists(o.name)) {
+            try {
+                khyve::VmObject::destroy(o.name);
+            } catch (...) {
+            }
+        }
+        throw;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 2 && (std::string(argv[1]) == "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bhyveload: %s\n", e.what());
+        return khyve::kExitError;
+    }
+}

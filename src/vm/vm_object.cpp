@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "common/size.h"
+#include "config/vm_name.h"
 #include "vm/layout.h"
 
 namespace khyve {
@@ -54,16 +55,7 @@ std::string vm_path(const std::string& name) { return VmObject::vmm_dir() + "/" 
 
 std::string VmObject::path() const { return vm_path(name_); }
 
-void VmObject::check_name(const std::string& name) {
-    if (name.empty() || name.size() > 31)
-        throw Error("VM name '" + name + "' must be 1 to 31 characters");
-    for (char c : name) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '_' || c == '.';
-        if (!ok) throw Error("VM name '" + name + "' may only use letters, digits, '-', '_' and '.'");
-    }
-    if (name == "." || name == "..") throw Error("VM name '" + name + "' is reserved");
-}
+void VmObject::check_name(const std::string& name) { check_vm_name(name); }
 
 bool VmObject::exists(const std::string& name) {
     struct stat st;
