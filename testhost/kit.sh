@@ -19,8 +19,10 @@ refresh=0
 [[ ${1:-} == --refresh ]] && refresh=1
 
 say() { echo "kit: $*" >&2; }
-die() { echo "kit: error: $*" >&2; exit 1; }
-trap 'echo "kit: error: line $LINENO: $BASH_COMMAND failed" >&2' ERR
+# die exits 3 so the ERR trap, which also fires in the parent of a failing
+# $(...), does not report the same failure twice.
+die() { echo "kit: error: $*" >&2; exit 3; }
+trap '[[ $? == 3 ]] || echo "kit: error: line $LINENO: $BASH_COMMAND failed" >&2' ERR
 
 for tool in apt-cache apt-get dpkg-deb depmod modprobe cpio sfdisk mkfs.ext4 busybox openssl; do
   command -v "$tool" >/dev/null || die "$tool not found; run scripts/install-deps.sh"
@@ -223,4 +225,11 @@ echo "generic=$generic_abi" >>"$new/stamp"
 
 rm -rf "$KIT"
 mv "$new" "$KIT"
+# Drop kernels of older ABIs.
+for d in "$CACHE"/extract/*; do
+  case ${d##*/} in "$cloud_abi" | "$generic_abi") ;; *) rm -rf "$d" ;; esac
+done
+for f in "$CACHE"/debs/*.deb; do
+  case ${f##*/} in linux-image-"$cloud_abi"_* | linux-image-"$generic_abi"_*) ;; *) rm -f "$f" ;; esac
+done
 say "built $KIT in $((SECONDS - start)) s ($(du -sh --apparent-size "$KIT/testhost/base.cpio" | cut -f1) test-host base initramfs)"
