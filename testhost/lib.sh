@@ -1,0 +1,103 @@
+# Helpers for test-host scenarios: `. "$KHYVE_LIB"` at the top of a scenario.
+#
+# Markers (each alone on a line, read by testhost/run.sh):
+#   KHYVE-PASS: <check>            a check passed
+#   KHYVE-FAIL: <check>: <reason>  a check failed (the run fails)
+# Environment: KIT, KHYVE_SCRATCH, KHYVE_BUILD, KHYVE_MODE, KHYVE_SCENARIO,
+# KHYVE_PATTERN_SHA256, KHYVE_CLOUD_ABI, KHYVE_GENERIC_ABI (see README.md).
+
+KHYVE_FAILS=0
+
+pass() { # NAME
+	echo "KHYVE-PASS: $1"
+}
+
+fail() { # NAME REASON
+	echo "KHYVE-FAIL: $1: ${2:-failed}"
+	KHYVE_FAILS=$((KHYVE_FAILS + 1))
+	return 1
+}
+
+# check NAME CMD...: passes when CMD exits 0; its output is shown on failure.
+check() {
+	_name=$1
+	shift
+	_out=$("$@" 2>&1)
+	_rc=$?
+	if [ $_rc -eq 0 ]; then
+		pass "$_name"
+	else
+		printf '%s\n' "$_out" | sed 's/^/  > /'
+		fail "$_name" "'$*' exited $_rc"
+	fi
+}
+
+# expect_in_file NAME FILE REGEX: passes when a line of FILE matches the
+# extended regular expression.
+expect_in_file() {
+	if [ ! -f "$2" ]; then
+		fail "$1" "$2 does not exist"
+	elif grep -Eq -- "$3" "$2"; then
+		pass "$1"
+	else
+		fail "$1" "no line matching '$3' in $2"
+	fi
+}
+
+# expect_not_in_file NAME FILE REGEX
+expect_not_in_file() {
+	if grep -Eq -- "$3" "$2" 2>/dev/null; then
+		fail "$1" "unexpected line matching '$3' in $2: $(grep -Em1 -- "$3" "$2")"
+	else
+		pass "$1"
+	fi
+}
+
+# run_guest LOGFILE TIMEOUT CMD...: runs a VMM command (stdin from
+# $GUEST_STDIN, default /dev/null), killed after TIMEOUT seconds. Its output
+# goes to LOGFILE and, indented with "  | ", to the console, so guest marker
+# lines are shown but not counted by run.sh. Returns the command's status;
+# 137 (SIGKILL) means it timed out.
+run_guest() {
+	_log=$1
+	_limit=$2
+	shift 2
+	echo "run_guest: $* (timeout ${_limit}s, log $_log)"
+	_t0=$(date +%s)
+	{
+		timeout -s KILL "$_limit" "$@" <"${GUEST_STDIN:-/dev/null}" 2>&1
+		echo $? >"$_log.rc"
+	} | tee "$_log" | tr -d '\r' | sed 's/^/  | /'
+	_rc=$(cat "$_log.rc" 2>/dev/null || echo 255)
+	rm -f "$_log.rc"
+	if [ "$_rc" = 137 ] && [ $(($(date +%s) - _t0)) -ge "$_limit" ]; then
+		echo "run_guest: timed out after ${_limit}s"
+	else
+		echo "run_guest: exit $_rc after $(($(date +%s) - _t0))s"
+	fi
+	return "$_rc"
+}
+
+# expect_guest_ok NAME LOGFILE: the guest ran its khyve.script to the end with
+# status 0 and reported no KHYVE-FAIL; the guest's own PASS/FAIL lines are
+# re-emitted as NAME/<check>.
+expect_guest_ok() {
+	_name=$1
+	_log=$2
+	tr -d '\r' <"$_log" | sed -n 's/^KHYVE-PASS: //p' | while read -r _c; do pass "$_name/$_c"; done
+	tr -d '\r' <"$_log" | sed -n 's/^KHYVE-FAIL: //p' | while read -r _c; do
+		echo "KHYVE-FAIL: $_name/$_c"
+	done
+	grep -q '^KHYVE-FAIL: ' "$_log" && KHYVE_FAILS=$((KHYVE_FAILS + 1))
+	if grep -q '^KHYVE-GUEST-DONE rc=0' "$_log"; then
+		pass "$_name"
+	else
+		fail "$_name" "guest did not finish its script with status 0"
+	fi
+}
+
+# finish: ends the scenario, non-zero when any check failed.
+finish() {
+	[ "$KHYVE_FAILS" -eq 0 ]
+	exit $?
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Runs one guest scenario in the test host and judges it by its markers.
+#
+#   testhost/run.sh [--build DIR] [--timeout SEC] [--interactive] SCENARIO
+#
+# SCENARIO is a name from testhost/scenarios/ (NAME.sh, or NAME.interactive
+# with --interactive) or a path. The test host is Debian's generic kernel in
+# qemu (TCG, nested SVM) with kvm-amd, the kit at /kit and the binaries from
+# the build dir on PATH. When this machine's own /dev/kvm can run stock guests
+# (kvm_intel/kvm_amd, not PVM), the scenario runs directly here instead.
+# Exit status: 0 pass, 1 fail, 2 usage. See testhost/README.md.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+CACHE=${KHYVE_CACHE:-$ROOT/.cache}
+KIT=$CACHE/kit
+
+usage() { echo "usage: $0 [--build DIR] [--timeout SEC] [--interactive] SCENARIO" >&2; exit 2; }
+
+build=$ROOT/build
+timeout=600
+interactive=0
+scenario=
+while (($#)); do
+  case $1 in
+  --build) build=${2:?}; shift 2 ;;
+  --timeout) timeout=${2:?}; shift 2 ;;
+  --interactive) interactive=1; shift ;;
+  -h | --help) usage ;;
+  -*) usage ;;
+  *) [[ -z $scenario ]] || usage; scenario=$1; shift ;;
+  esac
+done
+[[ -n $scenario ]] || usage
+[[ $timeout =~ ^[0-9]+$ ]] || usage
+
+if [[ -f $scenario ]]; then
+  script=$scenario
+elif ((interactive)) && [[ -f $HERE/scenarios/$scenario.interactive ]]; then
+  script=$HERE/scenarios/$scenario.interactive
+elif [[ -f $HERE/scenarios/$scenario.sh ]]; then
+  script=$HERE/scenarios/$scenario.sh
+else
+  echo "run.sh: no scenario '$scenario' in $HERE/scenarios" >&2
+  exit 2
+fi
+name=$(basename "$script")
+name=${name%.*}
+script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script")
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+logdir=$build/testhost-logs
+mkdir -p "$logdir"
+log=$logdir/$name.log
+
+"$HERE/kit.sh" >&2
+
+# A /dev/kvm backed by kvm_intel/kvm_amd runs stock kernels; PVM does not.
+# KHYVE_TESTHOST=1 forces the test host anyway.
+mode=testhost
+if [[ ${KHYVE_TESTHOST:-0} != 1 && -c /dev/kvm && ! -d /sys/module/kvm_pvm ]] &&
+  [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
+  mode=direct
+fi
+
+tools=(bhyve bhyveload bhyvectl)
+t0=$SECONDS
+
+# --- run -----------------------------------------------------------------------
+
+run_direct() {
+  local bin scratch
+  bin=$(mktemp -d)
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$bin" "$scratch"' EXIT
+  for t in "${tools[@]}"; do [[ -x $build/$t ]] && ln -s "$build/$t" "$bin/$t"; done
+  [[ -f $ROOT/scripts/vmrun.sh ]] && ln -s "$ROOT/scripts/vmrun.sh" "$bin/vmrun.sh"
+  set -a
+  # shellcheck disable=SC1091
+  . "$KIT/env"
+  set +a
+  export KIT KHYVE_BUILD=$bin KHYVE_LIB=$HERE/lib.sh KHYVE_SCRATCH=$scratch KHYVE_MODE=direct \
+    KHYVE_SCENARIO=$name PATH=$bin:$PATH
+  if ((interactive)); then
+    (cd "$scratch" && sh "$script")
+    return
+  fi
+  set +e
+  {
+    echo "KHYVE-SCENARIO-START $name"
+    (cd "$scratch" && sh "$script" </dev/null 2>&1)
+    echo "KHYVE-SCENARIO-EXIT rc=$?"
+    echo "KHYVE-SCENARIO-DONE"
+  } | tee "$log"
+  set -e
+  qemu_rc=0
+}
+
+# Copies FILE and the shared libraries it needs (and the dynamic loader) into
+# the staging root at the same absolute paths.
+stage_binary() {
+  local file=$1 dest=$2 stage=$3 lib
+  install -D -m 755 "$file" "$stage/$dest"
+  # Debug info only grows the initramfs the test host copies under TCG.
+  command -v strip >/dev/null && strip --strip-debug "$stage/$dest" 2>/dev/null || true
+  ldd "$file" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+    [[ -f $stage/$lib ]] || install -D -m 755 "$(readlink -f "$lib")" "$stage/$lib"
+  done
+}
+
+run_testhost() {
+  local stage=$build/testhost/$name bins=()
+  rm -rf "$stage"
+  mkdir -p "$stage/khyve/bin"
+  for t in "${tools[@]}"; do
+    [[ -x $build/$t ]] && { stage_binary "$build/$t" "khyve/bin/$t" "$stage/root"; bins+=("$t"); }
+  done
+  if [[ -f $ROOT/scripts/vmrun.sh ]]; then
+    mkdir -p "$stage/root/khyve/bin"
+    install -m 755 "$ROOT/scripts/vmrun.sh" "$stage/root/khyve/bin/vmrun.sh"
+    bins+=(vmrun.sh)
+    if head -n1 "$ROOT/scripts/vmrun.sh" | grep -q bash; then
+      stage_binary "$(command -v bash)" bin/bash "$stage/root"
+    fi
+  fi
+  mkdir -p "$stage/root/khyve/bin"
+  install -m 755 "$HERE/host-init" "$stage/root/init"
+  install -m 644 "$script" "$stage/root/khyve/scenario.sh"
+  install -m 644 "$HERE/lib.sh" "$stage/root/khyve/lib.sh"
+  {
+    cat "$KIT/env"
+    echo "KIT=/kit"
+    echo "KHYVE_BUILD=/khyve/bin"
+    echo "KHYVE_LIB=/khyve/lib.sh"
+    echo "KHYVE_SCRATCH=/tmp/khyve"
+    echo "KHYVE_MODE=testhost"
+    echo "KHYVE_SCENARIO=$name"
+  } >"$stage/root/khyve/env"
+  echo "run.sh: test host with: ${bins[*]:-no VMM binaries}" >&2
+  (cd "$stage/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$stage/run.cpio"
+  # Two archives back to back: the kernel unpacks both, the second on top.
+  cat "$KIT/testhost/base.cpio" "$stage/run.cpio" >"$stage/initrd.cpio"
+  rm -f "$stage/run.cpio"
+
+  local append="console=ttyS0 quiet panic=-1" serial=stdio
+  if ((interactive)); then
+    append+=" khyve.interactive=1"
+    serial=mon:stdio
+    echo "run.sh: interactive test host; Ctrl-A x quits qemu" >&2
+  fi
+  local qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
+    -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "$append"
+    -nographic -no-reboot -nodefaults -serial "$serial")
+  if ((interactive)); then
+    set +e
+    "${qemu[@]}"
+    qemu_rc=$?
+    set -e
+    return
+  fi
+  set +e
+  # EPYC names features TCG lacks; qemu warns about each, harmlessly.
+  timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' |
+    grep --line-buffered -v "TCG doesn't support requested feature" | tee "$log"
+  qemu_rc=${PIPESTATUS[0]}
+  set -e
+  rm -f "$stage/initrd.cpio"
+}
+
+echo "run.sh: scenario $name in $mode mode (log $log)" >&2
+qemu_rc=0
+if [[ $mode == direct ]]; then run_direct; else run_testhost; fi
+elapsed=$((SECONDS - t0))
+
+if ((interactive)); then
+  echo "run.sh: interactive session ended (status $qemu_rc, ${elapsed}s)"
+  exit 0
+fi
+
+# --- judge ---------------------------------------------------------------------
+
+passes=$(grep -c '^KHYVE-PASS: ' "$log" || true)
+failed=$(grep '^KHYVE-FAIL: ' "$log" | sed 's/^KHYVE-FAIL: //' || true)
+scenario_rc=$(sed -n 's/^KHYVE-SCENARIO-EXIT rc=\([0-9]*\).*/\1/p' "$log" | tail -n1)
+start_at=$(sed -n 's/^KHYVE-SCENARIO-START .*uptime=\([0-9.]*\).*/\1/p' "$log" | head -n1)
+reasons=()
+[[ -n $failed ]] && reasons+=("$(grep -c . <<<"$failed") failed: $(head -n3 <<<"$failed" | paste -sd',' -)")
+((passes > 0)) || reasons+=("no KHYVE-PASS")
+if ! grep -q '^KHYVE-SCENARIO-DONE' "$log"; then
+  if ((qemu_rc == 124 || qemu_rc == 137)); then
+    reasons+=("timed out after ${timeout}s")
+  else
+    reasons+=("no KHYVE-SCENARIO-DONE (crash?)")
+  fi
+fi
+[[ -n $scenario_rc && $scenario_rc != 0 ]] && reasons+=("scenario exited $scenario_rc")
+((qemu_rc == 0 || qemu_rc == 124 || qemu_rc == 137)) || reasons+=("qemu exited $qemu_rc")
+
+detail="$mode mode, ${elapsed}s${start_at:+, scenario started at test-host uptime ${start_at}s}, log $log"
+if ((${#reasons[@]})); then
+  summary=$(printf '%s; ' "${reasons[@]}")
+  echo "run.sh: FAIL $name: ${summary%; } ($detail)"
+  exit 1
+fi
+echo "run.sh: PASS $name: $passes checks ($detail)"
