@@ -97,7 +97,7 @@ generic_root=$(fetch "$generic_abi")
 add_modules() {
   local kroot=$1 abi=$2 stage=$3
   shift 3
-  local mdir=$kroot/lib/modules/$abi dst=$stage/lib/modules/$abi m line rel
+  local mdir=$kroot/lib/modules/$abi dst=$stage/lib/modules/$abi m rel
   mkdir -p "$dst"
   : >"$dst/load.list"
   for m in "$@"; do

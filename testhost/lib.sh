@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Helpers for test-host scenarios: `. "$KHYVE_LIB"` at the top of a scenario.
 #
 # Markers (each alone on a line, read by testhost/run.sh):

@@ -1,5 +1,7 @@
+# shellcheck shell=sh
 # The harness checks itself; needs no VMM: the test host has a working
 # nested KVM and the guest kit is in place.
+# shellcheck disable=SC1090 # lib.sh, path set by run.sh
 . "$KHYVE_LIB"
 
 check kvm-device test -c /dev/kvm

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest side of the virtio-blk checks: every /dev/vd? disk that carries the
 # kit's ext4 partition must mount and show the marker; a disk holding the
 # kit's pattern image must read back the expected sha256.

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest side of a smoke test: the guest booted, its console works, and it
 # reports what it sees. Prints KHYVE-PASS/KHYVE-FAIL lines for the host side.
 echo "KHYVE-PASS: guest-boot"
