@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "common/error.h"
+#include "kvm/kvm_abi.h"
 #include "vm/layout.h"
 
 namespace khyve {
@@ -78,13 +79,9 @@ int KvmSystem::check_extension(long cap) const {
 }
 
 std::vector<kvm_cpuid_entry2> KvmSystem::supported_cpuid() const {
-    for (unsigned n = 128; n <= 4096; n *= 2) {
-        size_t bytes = sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2);
-        auto buf = std::make_unique<uint8_t[]>(bytes);
-        auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-        c->nent = n;
-        if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, c) == 0)
-            return std::vector<kvm_cpuid_entry2>(c->entries, c->entries + c->nent);
+    for (size_t n = 128; n <= 4096; n *= 2) {
+        kvm_abi::FlexArg<kvm_cpuid_entry2> c(n);
+        if (::ioctl(fd_.get(), kvm_abi::kGetSupportedCpuid, c.arg()) == 0) return c.to_vector();
         if (errno != E2BIG) throw sys_error("KVM_GET_SUPPORTED_CPUID");
     }
     throw Error("KVM_GET_SUPPORTED_CPUID: too many entries");
@@ -169,22 +166,15 @@ void KvmVcpu::set_sregs(const kvm_sregs& s) { KHYVE_VCPU_IOCTL(KVM_SET_SREGS, &s
 void KvmVcpu::set_fpu(const kvm_fpu& f) { KHYVE_VCPU_IOCTL(KVM_SET_FPU, &f, "KVM_SET_FPU"); }
 
 void KvmVcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
-    size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
-    auto buf = std::make_unique<uint8_t[]>(bytes);
-    auto* c = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    c->nent = static_cast<uint32_t>(entries.size());
-    std::copy(entries.begin(), entries.end(), c->entries);
-    KHYVE_VCPU_IOCTL(KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
+    kvm_abi::FlexArg<kvm_cpuid_entry2> c(entries);
+    KHYVE_VCPU_IOCTL(kvm_abi::kSetCpuid2, c.arg(), "KVM_SET_CPUID2");
 }
 
 void KvmVcpu::set_msrs(const std::vector<kvm_msr_entry>& msrs) {
-    size_t bytes = sizeof(kvm_msrs) + msrs.size() * sizeof(kvm_msr_entry);
-    auto buf = std::make_unique<uint8_t[]>(bytes);
-    auto* m = reinterpret_cast<kvm_msrs*>(buf.get());
-    m->nmsrs = static_cast<uint32_t>(msrs.size());
-    std::copy(msrs.begin(), msrs.end(), m->entries);
-    int n = ::ioctl(fd_.get(), KVM_SET_MSRS, m);
+    kvm_abi::FlexArg<kvm_msr_entry> m(msrs);
+    int n = ::ioctl(fd_.get(), kvm_abi::kSetMsrs, m.arg());
     if (n < 0) throw sys_error("KVM_SET_MSRS");
+    if (size_t(n) != msrs.size()) throw Error("KVM_SET_MSRS: MSR " + std::to_string(msrs[size_t(n)].index) + " refused");
 }
 
 kvm_lapic_state KvmVcpu::get_lapic() const {

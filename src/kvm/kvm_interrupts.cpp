@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/fd.h"
+#include "kvm/kvm_abi.h"
 
 namespace khyve {
 
@@ -104,11 +105,8 @@ void KvmInterrupts::commit_locked() {
         e.u.msi.data = msg.second;
         entries.push_back(e);
     }
-    std::vector<uint8_t> buf(sizeof(kvm_irq_routing) + entries.size() * sizeof(kvm_irq_routing_entry));
-    auto* r = reinterpret_cast<kvm_irq_routing*>(buf.data());
-    r->nr = static_cast<uint32_t>(entries.size());
-    std::copy(entries.begin(), entries.end(), r->entries);
-    if (::ioctl(vm_.fd(), KVM_SET_GSI_ROUTING, r) < 0) throw sys_error("KVM_SET_GSI_ROUTING");
+    kvm_abi::FlexArg<kvm_irq_routing_entry> r(entries);
+    if (::ioctl(vm_.fd(), kvm_abi::kSetGsiRouting, r.arg()) < 0) throw sys_error("KVM_SET_GSI_ROUTING");
 }
 
 void KvmInterrupts::irqfd(unsigned gsi, int fd, bool assign) {
