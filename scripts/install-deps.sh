@@ -7,7 +7,9 @@ PACKAGES=(
   # build
   cmake g++ make pkg-config
   libgtest-dev googletest libbenchmark-dev
-  liburing-dev libext2fs-dev libseccomp-dev systemtap-sdt-dev zlib1g-dev
+  liburing-dev libext2fs-dev libseccomp-dev systemtap-sdt-dev zlib1g-dev nlohmann-json3-dev
+  # ACPI table checks in the unit tests (iasl, acpiexec)
+  acpica-tools
   # test host and guest kit (testhost/)
   qemu-system-x86 busybox-static cpio kmod e2fsprogs fdisk xz-utils
   coreutils util-linux procps

@@ -142,7 +142,7 @@ guest_stage() { # STAGE KERNEL-ROOT ABI MODULES...: the guest root file system
 }
 
 GUEST_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-  virtio_blk virtio_net failover net_failover virtio_console virtio_rng
+  virtio_blk virtio_net failover net_failover virtio_console virtio_rng button evdev
   crc16 mbcache jbd2 crc32c_generic ext4)
 TESTHOST_MODULES=(irqbypass kvm ccp kvm-amd tun bridge)
 

@@ -123,7 +123,8 @@ std::string ControlServer::serve_line(const std::string& line, const Handler& ha
     } catch (const std::exception& e) {
         reply = error_reply(e.what());
     }
-    return reply.dump();
+    // Never throw from here: a string that is not UTF-8 is replaced, not fatal.
+    return reply.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 nlohmann::json control_request(const std::string& path, const nlohmann::json& request,
@@ -133,7 +134,7 @@ nlohmann::json control_request(const std::string& path, const nlohmann::json& re
     if (!fd.valid()) throw sys_error("socket");
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
         throw Error("the VM is not running (no control socket at " + path + ")");
-    write_all(fd.get(), request.dump() + "\n");
+    write_all(fd.get(), request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     std::string line;
     if (!read_line(fd.get(), line, timeout_ms)) throw Error("no reply from bhyve on " + path);
     try {

@@ -15,7 +15,10 @@ KvmStats::KvmStats(int fd) : fd_(fd) {
         fd_.reset();
         return;
     }
-    size_t desc_size = sizeof(kvm_stats_desc) + h.name_size;
+    // The descriptor is 16 bytes then the name, as in C (C++ sizeof of the
+    // uapi struct is wrong: see kvm_abi.h).
+    constexpr size_t kDescHeader = 16;
+    size_t desc_size = kDescHeader + h.name_size;
     std::vector<uint8_t> buf(desc_size * h.num_desc);
     if (::pread(fd, buf.data(), buf.size(), h.desc_offset) != ssize_t(buf.size())) {
         fd_.reset();
@@ -23,10 +26,11 @@ KvmStats::KvmStats(int fd) : fd_(fd) {
     }
     data_offset_ = h.data_offset;
     for (uint32_t i = 0; i < h.num_desc; ++i) {
-        kvm_stats_desc d;
-        std::memcpy(&d, buf.data() + i * desc_size, sizeof d);
-        const char* name = reinterpret_cast<const char*>(buf.data() + i * desc_size + sizeof d);
-        descs_.push_back({std::string(name, strnlen(name, h.name_size)), d.offset});
+        const uint8_t* d = buf.data() + i * desc_size;
+        uint32_t offset;
+        std::memcpy(&offset, d + 8, sizeof offset);  // flags(4) exponent(2) size(2) offset(4)
+        const char* name = reinterpret_cast<const char*>(d + kDescHeader);
+        descs_.push_back({std::string(name, strnlen(name, h.name_size)), offset});
     }
 }
 

@@ -75,3 +75,16 @@ TEST(ControlServer, ClientReportsNotRunning) {
 
 }  // namespace
 }  // namespace khyve
+
+namespace khyve {
+namespace {
+
+TEST(ControlServer, ReplyWithInvalidUtf8DoesNotThrow) {
+    auto bad = [](const nlohmann::json&) { return nlohmann::json{{"name", std::string("a\x03\xff")}}; };
+    std::string out;
+    EXPECT_NO_THROW(out = ControlServer::serve_line(R"({"version":1,"command":"x"})", bad));
+    EXPECT_NE(out.find("\"ok\":true"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace khyve

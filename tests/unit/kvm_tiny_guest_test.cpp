@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "kvm/kvm.h"
+#include "kvm/kvm_stats.h"
 #include "vcpu/vcpu_thread.h"
 
 namespace khyve {
@@ -79,6 +80,11 @@ TEST_F(TinyGuest, PortOutputThenHalt) {
     auto r = run_to_end();
     EXPECT_EQ(r.action, ExitAction::Halt) << r.message;
     EXPECT_EQ(com->bytes, "OK");
+    KvmStats stats(vcpu_->stats_fd());
+    if (!stats.available()) GTEST_SKIP() << "this KVM has no binary statistics";
+    auto values = stats.read();
+    ASSERT_TRUE(values.count("exits")) << "no 'exits' statistic";
+    EXPECT_GE(values["exits"], 3u);  // two port writes and the HLT
 }
 
 TEST_F(TinyGuest, MmioOutsideRamReachesDevice) {
