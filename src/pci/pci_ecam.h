@@ -1,0 +1,30 @@
+// PCI Express enhanced configuration access (ECAM/MMCONFIG): 4 KiB of config
+// space per function, 1 MiB per bus, at layout::kEcamBase. Covers the whole
+// kEcamSize (256 buses) so the MCFG may describe buses 0-255; only bus 0 is
+// populated, the rest reads as all ones.
+#pragma once
+
+#include <memory>
+
+#include "bus/bus.h"
+#include "vm/layout.h"
+
+namespace khyve {
+
+class PciBus;
+
+class PciEcam : public BusDevice {
+public:
+    static constexpr uint64_t kBase = layout::kEcamBase;
+    static constexpr uint64_t kSize = layout::kEcamSize;
+
+    explicit PciEcam(std::shared_ptr<PciBus> bus) : bus_(std::move(bus)) {}
+
+    void read(uint64_t offset, std::span<uint8_t> data) override;
+    void write(uint64_t offset, std::span<const uint8_t> data) override;
+
+private:
+    std::shared_ptr<PciBus> bus_;
+};
+
+}  // namespace khyve
