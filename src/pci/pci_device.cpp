@@ -1,5 +1,6 @@
 #include "pci/pci_device.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/error.h"
@@ -190,6 +191,7 @@ std::vector<BarRange> PciDevice::decoded_bars() const {
 }
 
 void PciDevice::config_read(unsigned offset, std::span<uint8_t> data) {
+    config_reading(offset, static_cast<unsigned>(data.size()));
     std::lock_guard lk(mu_);
     for (size_t i = 0; i < data.size(); ++i) {
         const size_t o = size_t{offset} + i;

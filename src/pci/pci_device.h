@@ -148,6 +148,12 @@ protected:
     void set_cfg16(unsigned offset, uint16_t v);
     void set_cfg32(unsigned offset, uint32_t v);
 
+    // Before a guest config read of [offset, offset+len) is served: a chance
+    // to refresh registers whose value is computed (no lock held).
+    virtual void config_reading(unsigned offset, unsigned len) {
+        (void)offset;
+        (void)len;
+    }
     // After a guest config write to [offset, offset+len) has landed.
     virtual void config_written(unsigned offset, unsigned len) {
         (void)offset;

@@ -1,0 +1,141 @@
+// io_uring engine: the submitting thread (the virtio transport's queue worker)
+// prepares SQEs and commit()s them in one io_uring_enter; a completion thread
+// per backend waits for CQEs, resubmits the next step of multi-step ops and
+// hands finished ones to the backend. Submissions come from two threads (the
+// queue worker and the completion thread), so the SQ side takes a mutex; the
+// CQ side has a single reader and takes none.
+#include <liburing.h>
+
+#include <cerrno>
+#include <mutex>
+#include <thread>
+
+#include "block/io_engine.h"
+
+namespace khyve {
+namespace {
+
+constexpr unsigned kRingEntries = 256;
+
+class UringEngine final : public IoEngine {
+public:
+    UringEngine(int fd, IoDoneFn done) : fd_(fd), done_(std::move(done)) {}
+    bool init() {
+        if (io_uring_queue_init(kRingEntries, &ring_, 0) < 0) return false;
+        worker_ = std::thread([this] { reap(); });
+        return true;
+    }
+    ~UringEngine() override {
+        if (!worker_.joinable()) return;
+        {
+            std::lock_guard lk(mu_);
+            io_uring_sqe* sqe = get_sqe_locked();
+            if (sqe) {
+                io_uring_prep_nop(sqe);
+                io_uring_sqe_set_data64(sqe, 0);  // 0 is the stop token
+                io_uring_submit(&ring_);
+            }
+        }
+        worker_.join();
+        io_uring_queue_exit(&ring_);
+    }
+
+    void submit(BlockOp* op) override {
+        std::unique_lock lk(mu_);
+        if (!prep_locked(op)) {
+            lk.unlock();
+            op->advance(-EIO);
+            done_(op);
+            return;
+        }
+        ++pending_;
+        if (pending_ >= kRingEntries / 2) flush_locked();
+    }
+    void commit() override {
+        std::lock_guard lk(mu_);
+        flush_locked();
+    }
+    const char* name() const override { return "io_uring"; }
+
+private:
+    io_uring_sqe* get_sqe_locked() {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (!sqe) {
+            io_uring_submit(&ring_);
+            pending_ = 0;
+            sqe = io_uring_get_sqe(&ring_);
+        }
+        return sqe;
+    }
+    void flush_locked() {
+        if (pending_) io_uring_submit(&ring_);
+        pending_ = 0;
+    }
+    bool prep_locked(BlockOp* op) {
+        io_uring_sqe* sqe = get_sqe_locked();
+        if (!sqe) return false;
+        const BlockStep& s = op->step();
+        switch (s.kind) {
+            case BlockStep::kReadv:
+                io_uring_prep_readv(sqe, fd_, s.iov, s.iovcnt, s.offset);
+                break;
+            case BlockStep::kWritev:
+                io_uring_prep_writev2(sqe, fd_, s.iov, s.iovcnt, s.offset, s.rw_flags);
+                break;
+            case BlockStep::kFdatasync:
+                io_uring_prep_fsync(sqe, fd_, IORING_FSYNC_DATASYNC);
+                break;
+            case BlockStep::kFallocate:
+                io_uring_prep_fallocate(sqe, fd_, s.mode, static_cast<off_t>(s.offset),
+                                        static_cast<off_t>(s.len));
+                break;
+        }
+        io_uring_sqe_set_data(sqe, op);
+        return true;
+    }
+
+    void reap() {
+        for (;;) {
+            io_uring_cqe* cqe = nullptr;
+            int r = io_uring_wait_cqe(&ring_, &cqe);
+            if (r == -EINTR) continue;
+            if (r < 0) return;  // the ring is unusable; the destructor still joins
+            auto* op = static_cast<BlockOp*>(io_uring_cqe_get_data(cqe));
+            int res = cqe->res;
+            io_uring_cqe_seen(&ring_, cqe);
+            if (!op) return;
+            if (op->advance(res)) {
+                done_(op);
+                continue;
+            }
+            // The next step of a multi-step op goes out at once.
+            std::unique_lock lk(mu_);
+            bool ok = prep_locked(op);
+            if (ok) {
+                ++pending_;
+                flush_locked();
+                continue;
+            }
+            lk.unlock();
+            op->advance(-EIO);
+            done_(op);
+        }
+    }
+
+    int fd_;
+    IoDoneFn done_;
+    io_uring ring_{};
+    std::mutex mu_;
+    unsigned pending_ = 0;
+    std::thread worker_;
+};
+
+}  // namespace
+
+std::unique_ptr<IoEngine> make_uring_engine(int fd, IoDoneFn done) {
+    auto e = std::make_unique<UringEngine>(fd, std::move(done));
+    if (!e->init()) return nullptr;
+    return e;
+}
+
+}  // namespace khyve

@@ -1,0 +1,363 @@
+#include "virtio/virtio_blk.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstring>
+
+#include "block/file_backend.h"
+#include "common/error.h"
+#include "virtio/queue.h"
+
+namespace khyve {
+
+using namespace virtio_blk;
+
+namespace {
+
+template <class T>
+void put_le(std::array<uint8_t, kConfigSize>& cfg, uint32_t off, T v) {
+    static_assert(std::endian::native == std::endian::little);  // x86 hosts only
+    std::memcpy(cfg.data() + off, &v, sizeof v);
+}
+
+unsigned log2u(uint32_t v) {
+    unsigned n = 0;
+    while (v > 1) {
+        v >>= 1;
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace
+
+VirtioBlk::VirtioBlk(std::unique_ptr<BlockBackend> backend, Options o)
+    : backend_(std::move(backend)),
+      queue_size_(o.queue_size),
+      max_discard_sectors_(o.max_discard_sectors) {
+    uint32_t lss = backend_->logical_sector_size();
+    uint32_t pss = backend_->physical_sector_size();
+    // Whole logical sectors only: the guest must not see a partial last block.
+    capacity_sectors_ = backend_->size() / lss * (lss / 512);
+
+    features_ = kFSegMax | kFBlkSize | kFFlush | kFTopology | kFConfigWce;
+    if (backend_->read_only())
+        features_ |= kFRo;
+    else if (o.discard)
+        features_ |= kFDiscard | kFWriteZeroes;
+
+    put_le<uint64_t>(config_, kCfgCapacity, capacity_sectors_);
+    // Linux sizes its scatter lists by seg_max; two descriptors go to the
+    // header and the status byte.
+    put_le<uint32_t>(config_, kCfgSegMax, queue_size_ > 2 ? queue_size_ - 2u : 1u);
+    put_le<uint32_t>(config_, kCfgBlkSize, lss);
+    config_[kCfgPhysBlockExp] = static_cast<uint8_t>(log2u(pss / lss));
+    put_le<uint16_t>(config_, kCfgMinIoSize, static_cast<uint16_t>(pss / lss));
+    config_[kCfgWriteback] = 1;
+    put_le<uint32_t>(config_, kCfgMaxDiscardSectors, max_discard_sectors_);
+    put_le<uint32_t>(config_, kCfgMaxDiscardSeg, 1);
+    put_le<uint32_t>(config_, kCfgDiscardAlign, pss / 512);
+    put_le<uint32_t>(config_, kCfgMaxWriteZeroesSectors, max_discard_sectors_);
+    put_le<uint32_t>(config_, kCfgMaxWriteZeroesSeg, 1);
+    config_[kCfgWriteZeroesMayUnmap] = 1;
+
+    std::memcpy(serial_.data(), o.serial.data(), std::min(o.serial.size(), serial_.size()));
+
+    event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!event_.valid()) throw sys_error("virtio-blk: eventfd");
+    backend_->set_completion([this](uint64_t tag, int64_t r) { backend_done(tag, r); });
+}
+
+VirtioBlk::~VirtioBlk() {
+    // The backend's threads call back into us: stop them first.
+    backend_->drain();
+    backend_.reset();
+}
+
+void VirtioBlk::read_config(uint32_t offset, std::span<uint8_t> data) {
+    std::lock_guard lk(config_mu_);
+    if (offset > config_.size() || data.size() > config_.size() - offset) {
+        std::memset(data.data(), 0, data.size());
+        return;
+    }
+    std::memcpy(data.data(), config_.data() + offset, data.size());
+}
+
+void VirtioBlk::write_config(uint32_t offset, std::span<const uint8_t> data) {
+    // Only the writeback byte is writable (CONFIG_WCE); other writes are ignored.
+    if (offset != kCfgWriteback || data.size() != 1) return;
+    std::lock_guard lk(config_mu_);
+    config_[kCfgWriteback] = data[0] ? 1 : 0;
+    if (active_) update_write_through();
+}
+
+void VirtioBlk::update_write_through() {
+    bool wt;
+    if (!(negotiated_ & kFFlush))
+        wt = true;  // the driver can never ask for stability: give it on every write
+    else if (negotiated_ & kFConfigWce)
+        wt = config_[kCfgWriteback] == 0;
+    else
+        wt = false;
+    backend_->set_write_through(wt);
+}
+
+bool VirtioBlk::activate(const VirtioActivation& a) {
+    if (a.queues.empty() || !a.queues[0].ready() || !a.worker || !a.interrupt) return false;
+    act_ = a;
+    queue_ = &a.queues[0];
+    uint16_t n = queue_->size() ? queue_->size() : 1;
+    slots_.assign(n, Slot{});
+    free_slots_.clear();
+    for (uint32_t i = n; i-- > 0;) free_slots_.push_back(i);
+    stopped_ = false;
+    {
+        std::lock_guard lk(config_mu_);
+        negotiated_ = a.features;
+        active_ = true;
+        update_write_through();
+    }
+    a.worker->add_fd(event_.get(), [this] { on_completions(); });
+    return true;
+}
+
+void VirtioBlk::reset() {
+    // The worker is joined; let in-flight host I/O finish so nothing writes
+    // into guest buffers (or our slots) after the driver reset us.
+    backend_->drain();
+    {
+        std::lock_guard lk(done_mu_);
+        done_.clear();
+    }
+    uint64_t v;
+    while (::read(event_.get(), &v, sizeof v) == sizeof v) {
+    }
+    slots_.clear();
+    free_slots_.clear();
+    queue_ = nullptr;
+    act_ = {};
+    stopped_ = false;
+    std::lock_guard lk(config_mu_);
+    active_ = false;
+    negotiated_ = 0;
+    config_[kCfgWriteback] = 1;
+    backend_->set_write_through(false);
+}
+
+void VirtioBlk::queue_notify(unsigned index) {
+    if (index == 0) process_queue();
+}
+
+void VirtioBlk::process_queue() {
+    if (!queue_ || stopped_) return;
+    while (!free_slots_.empty()) {
+        auto chain = queue_->pop();
+        if (!chain) break;
+        if (!handle(*chain)) {
+            stopped_ = true;
+            act_.interrupt->signal_needs_reset();
+            break;
+        }
+    }
+    backend_->commit();
+    if (queue_->flush_used()) act_.interrupt->signal_used_queue(0);
+}
+
+uint8_t VirtioBlk::check_range(uint64_t sector, uint64_t bytes) const {
+    // No multiplication on guest values: compare in sectors.
+    if (sector > capacity_sectors_ || (bytes >> 9) > capacity_sectors_ - sector) return kSIoErr;
+    return kSOk;
+}
+
+void VirtioBlk::finish_now(uint32_t slot, uint8_t status) {
+    Slot& s = slots_[slot];
+    *s.status = status;
+    queue_->add_used(s.head, s.used_len);
+    s.iov.clear();
+    free_slots_.push_back(slot);
+}
+
+bool VirtioBlk::handle(const DescriptorChain& chain) {
+    if (chain.readable_bytes() < sizeof(ReqHeader) || chain.writable_bytes() < 1) {
+        queue_->add_used(chain.head(), 0);
+        return false;
+    }
+    Reader r = chain.reader();
+    Writer w = chain.writer();
+    const ReqHeader hdr = *r.read_obj<ReqHeader>();  // one copy: the guest may change its bytes
+
+    uint32_t slot = free_slots_.back();
+    free_slots_.pop_back();
+    Slot& s = slots_[slot];
+    s.head = chain.head();
+    s.iov.clear();
+    s.used_len = 1;
+
+    const size_t data_w = chain.writable_bytes() - 1u;  // the status byte is the last writable byte
+    auto status_of = [&](Writer& wr) {
+        wr.skip(wr.available() - 1);
+        s.status = wr.take_spans(1)[0].data();
+    };
+
+    switch (hdr.type) {
+        case kTIn: {
+            auto spans = w.take_spans(data_w);
+            status_of(w);
+            s.used_len = static_cast<uint32_t>(data_w + 1);
+            if (data_w % 512 || check_range(hdr.sector, data_w) != kSOk) {
+                finish_now(slot, kSIoErr);
+                return true;
+            }
+            for (auto sp : spans) s.iov.push_back({sp.data(), sp.size()});
+            backend_->read(hdr.sector * 512, s.iov, slot);
+            return true;
+        }
+        case kTOut: {
+            status_of(w);
+            size_t len = r.available();
+            if (backend_->read_only() || len % 512 || check_range(hdr.sector, len) != kSOk) {
+                finish_now(slot, kSIoErr);
+                return true;
+            }
+            for (auto sp : r.take_spans(len)) s.iov.push_back({sp.data(), sp.size()});
+            backend_->write(hdr.sector * 512, s.iov, slot);
+            return true;
+        }
+        case kTFlush:
+            status_of(w);
+            backend_->flush(slot);
+            return true;
+        case kTGetId: {
+            size_t n = std::min(data_w, serial_.size());
+            w.write({reinterpret_cast<const uint8_t*>(serial_.data()), n});
+            status_of(w);
+            s.used_len = static_cast<uint32_t>(n + 1);
+            finish_now(slot, kSOk);
+            return true;
+        }
+        case kTDiscard:
+        case kTWriteZeroes: {
+            status_of(w);
+            bool discard = hdr.type == kTDiscard;
+            if (!(negotiated_ & (discard ? kFDiscard : kFWriteZeroes))) {
+                finish_now(slot, kSUnsupp);
+                return true;
+            }
+            if (backend_->read_only()) {
+                finish_now(slot, kSIoErr);
+                return true;
+            }
+            size_t seg_bytes = r.available();
+            if (seg_bytes == 0 || seg_bytes % sizeof(DiscardSegment)) {
+                finish_now(slot, kSIoErr);
+                return true;
+            }
+            if (seg_bytes / sizeof(DiscardSegment) > 1) {  // max_*_seg advertised as 1
+                finish_now(slot, kSUnsupp);
+                return true;
+            }
+            const DiscardSegment seg = *r.read_obj<DiscardSegment>();
+            if ((seg.flags & ~kFlagUnmap) || (discard && (seg.flags & kFlagUnmap))) {
+                finish_now(slot, kSUnsupp);
+                return true;
+            }
+            if (seg.num_sectors > max_discard_sectors_ ||
+                check_range(seg.sector, uint64_t(seg.num_sectors) * 512) != kSOk) {
+                finish_now(slot, kSIoErr);
+                return true;
+            }
+            uint64_t off = seg.sector * 512, len = uint64_t(seg.num_sectors) * 512;
+            if (discard)
+                backend_->discard(off, len, slot);
+            else
+                backend_->write_zeroes(off, len, seg.flags & kFlagUnmap, slot);
+            return true;
+        }
+        default:
+            status_of(w);
+            finish_now(slot, kSUnsupp);
+            return true;
+    }
+}
+
+void VirtioBlk::backend_done(uint64_t tag, int64_t result) {
+    {
+        std::lock_guard lk(done_mu_);
+        done_.push_back({static_cast<uint32_t>(tag), result});
+    }
+    uint64_t one = 1;
+    if (::write(event_.get(), &one, sizeof one) < 0) {
+        // EAGAIN only when the counter is saturated: the worker is awake anyway.
+    }
+}
+
+void VirtioBlk::on_completions() {
+    uint64_t v;
+    if (::read(event_.get(), &v, sizeof v) < 0) {
+        // EAGAIN: a previous call already took this wake-up.
+    }
+    done_swap_.clear();
+    {
+        std::lock_guard lk(done_mu_);
+        done_swap_.swap(done_);
+    }
+    if (!queue_) return;
+    for (const Done& d : done_swap_) {
+        if (d.slot >= slots_.size()) continue;
+        if (d.result < 0 && d.result != -EROFS)
+            std::fprintf(stderr, "khyve: virtio-blk: host I/O error: %s\n", std::strerror(int(-d.result)));
+        finish_now(d.slot, d.result < 0 ? kSIoErr : kSOk);
+    }
+    if (queue_->flush_used()) act_.interrupt->signal_used_queue(0);
+    // Requests may have been left on the ring while every slot was busy.
+    if (!done_swap_.empty() && queue_->has_available()) process_queue();
+}
+
+std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::string>& options) {
+    auto flag = [&](const char* key) {
+        auto it = options.find(key);
+        if (it == options.end()) return false;
+        const std::string& v = it->second;
+        return !(v == "false" || v == "off" || v == "no" || v == "0");
+    };
+    static const char* const known[] = {"path", "ro", "nocache", "direct", "sectorsize", "ser", "nodelete"};
+    for (const auto& [k, v] : options) {
+        bool ok = false;
+        for (const char* n : known) ok = ok || k == n;
+        if (!ok) throw Error("virtio-blk: unknown option '" + k + "'");
+    }
+    auto path = options.find("path");
+    if (path == options.end() || path->second.empty()) throw Error("virtio-blk: a path is required");
+
+    BlockOpenOptions o;
+    o.path = path->second;
+    o.read_only = flag("ro");
+    o.nocache = flag("nocache");
+    o.sync = flag("direct");
+    if (auto it = options.find("sectorsize"); it != options.end()) {
+        auto s = parse_sector_sizes(it->second);
+        if (!s) throw Error("virtio-blk: bad sectorsize '" + it->second + "' (want L[/P], powers of two, 512..65536)");
+        o.sectors = *s;
+    }
+
+    VirtioBlk::Options d;
+    if (auto it = options.find("ser"); it != options.end()) {
+        d.serial = it->second.substr(0, kIdBytes);
+    } else {
+        // Stable across runs, like bhyve's hash-of-path default.
+        uint64_t h = 1469598103934665603ull;  // FNV-1a
+        for (unsigned char c : o.path) h = (h ^ c) * 1099511628211ull;
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "KHYVE-%04X-%04X-%04X", unsigned(h >> 48) & 0xffff,
+                      unsigned(h >> 32) & 0xffff, unsigned(h >> 16) & 0xffff);
+        d.serial = buf;
+    }
+    d.discard = !flag("nodelete");
+    return std::make_unique<VirtioBlk>(FileBackend::open(o), d);
+}
+
+}  // namespace khyve

@@ -1,0 +1,189 @@
+// virtio-blk (virtio 1.2, section 5.2) over a BlockBackend.
+//
+// bhyve: -s N,virtio-blk,PATH[,ro][,nocache][,direct][,sectorsize=L[/P]][,ser=ID]
+//
+// Requests are parsed on the transport's worker thread, handed to the backend
+// (io_uring or its fallback thread), and completed back on the worker thread:
+// the backend's completion queues the result and signals an eventfd that the
+// worker watches; the worker writes the status byte, add_used()s and notifies.
+// At most queue-size requests are in flight; beyond that the device stops
+// popping until one completes (a guest re-posting heads cannot make us queue
+// without bound).
+//
+// Guest errors, by kind:
+//  * a chain with fewer than 16 readable bytes (e.g. a write-only header) or
+//    no writable byte for the status cannot be answered: it is returned with
+//    length 0 and the device asks for a reset (DEVICE_NEEDS_RESET), as 5.2.6
+//    lets a device treat malformed requests;
+//  * anything else answers with a status: IOERR for bad sector arithmetic
+//    (sector * 512 + length overflowing or past capacity), data not a
+//    multiple of 512 bytes (CVE-2011-1750), writes to a read-only device,
+//    host I/O errors (EIO, ENOSPC...); UNSUPP for unknown types, features
+//    not negotiated, unknown discard/write-zeroes flags, UNMAP on a discard,
+//    and more segments than advertised.
+//
+// Durability (5.2.6.4): writes complete when the kernel has them; they are
+// stable only once a FLUSH completed, which happens only after fdatasync
+// succeeded (and a failed fdatasync fails every later flush). When the driver
+// cannot flush (FLUSH not negotiated) or turned the cache off (CONFIG_WCE
+// negotiated and writeback = 0), each write is made stable before completing
+// (RWF_DSYNC), so nothing the driver saw completed can be lost.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "block/block_backend.h"
+#include "common/fd.h"
+#include "virtio/chain.h"
+#include "virtio/virtio_device.h"
+
+namespace khyve {
+
+namespace virtio_blk {
+inline constexpr uint64_t kFSizeMax = 1ull << 1;
+inline constexpr uint64_t kFSegMax = 1ull << 2;
+inline constexpr uint64_t kFGeometry = 1ull << 4;
+inline constexpr uint64_t kFRo = 1ull << 5;
+inline constexpr uint64_t kFBlkSize = 1ull << 6;
+inline constexpr uint64_t kFFlush = 1ull << 9;
+inline constexpr uint64_t kFTopology = 1ull << 10;
+inline constexpr uint64_t kFConfigWce = 1ull << 11;
+inline constexpr uint64_t kFMq = 1ull << 12;
+inline constexpr uint64_t kFDiscard = 1ull << 13;
+inline constexpr uint64_t kFWriteZeroes = 1ull << 14;
+
+inline constexpr uint32_t kTIn = 0;
+inline constexpr uint32_t kTOut = 1;
+inline constexpr uint32_t kTFlush = 4;
+inline constexpr uint32_t kTGetId = 8;
+inline constexpr uint32_t kTDiscard = 11;
+inline constexpr uint32_t kTWriteZeroes = 13;
+
+inline constexpr uint8_t kSOk = 0;
+inline constexpr uint8_t kSIoErr = 1;
+inline constexpr uint8_t kSUnsupp = 2;
+
+inline constexpr uint32_t kFlagUnmap = 1;
+inline constexpr size_t kIdBytes = 20;
+
+// Config space offsets (struct virtio_blk_config).
+inline constexpr uint32_t kCfgCapacity = 0;
+inline constexpr uint32_t kCfgSegMax = 12;
+inline constexpr uint32_t kCfgBlkSize = 20;
+inline constexpr uint32_t kCfgPhysBlockExp = 24;
+inline constexpr uint32_t kCfgMinIoSize = 26;
+inline constexpr uint32_t kCfgWriteback = 32;
+inline constexpr uint32_t kCfgMaxDiscardSectors = 36;
+inline constexpr uint32_t kCfgMaxDiscardSeg = 40;
+inline constexpr uint32_t kCfgDiscardAlign = 44;
+inline constexpr uint32_t kCfgMaxWriteZeroesSectors = 48;
+inline constexpr uint32_t kCfgMaxWriteZeroesSeg = 52;
+inline constexpr uint32_t kCfgWriteZeroesMayUnmap = 56;
+inline constexpr uint32_t kConfigSize = 60;
+
+struct ReqHeader {
+    uint32_t type;
+    uint32_t reserved;
+    uint64_t sector;
+};
+static_assert(sizeof(ReqHeader) == 16);
+
+struct DiscardSegment {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags;
+};
+static_assert(sizeof(DiscardSegment) == 16);
+}  // namespace virtio_blk
+
+class VirtioBlk final : public VirtioDevice {
+public:
+    struct Options {
+        std::string serial;           // GET_ID answer, at most 20 bytes
+        uint16_t queue_size = 256;
+        bool discard = true;          // offer DISCARD / WRITE_ZEROES (never when read-only)
+        uint32_t max_discard_sectors = 1u << 22;
+    };
+
+    VirtioBlk(std::unique_ptr<BlockBackend> backend, Options options);
+    ~VirtioBlk() override;
+
+    uint32_t device_type() const override { return virtio::kTypeBlock; }
+    uint64_t features() const override { return features_; }
+    unsigned num_queues() const override { return 1; }
+    uint16_t queue_max_size(unsigned) const override { return queue_size_; }
+    uint32_t config_size() const override { return virtio_blk::kConfigSize; }
+    void read_config(uint32_t offset, std::span<uint8_t> data) override;
+    void write_config(uint32_t offset, std::span<const uint8_t> data) override;
+    bool activate(const VirtioActivation& activation) override;
+    void queue_notify(unsigned index) override;
+    void reset() override;
+
+    BlockBackend& backend() { return *backend_; }
+    // The worker callback for backend completions (public for tests that
+    // drive the device without a transport).
+    void on_completions();
+    int completion_fd() const { return event_.get(); }
+
+private:
+    struct Slot {
+        uint16_t head = 0;
+        uint32_t used_len = 0;
+        uint8_t* status = nullptr;
+        std::vector<iovec> iov;
+    };
+    struct Done {
+        uint32_t slot;
+        int64_t result;
+    };
+
+    void process_queue();
+    // false: the chain could not be answered (the device then needs a reset).
+    bool handle(const DescriptorChain& chain);
+    void submit_data(uint32_t slot, bool is_write, uint64_t offset);
+    void finish_now(uint32_t slot, uint8_t status);
+    void backend_done(uint64_t tag, int64_t result);
+    void update_write_through();
+    uint8_t check_range(uint64_t sector, uint64_t bytes) const;
+
+    std::unique_ptr<BlockBackend> backend_;
+    uint16_t queue_size_;
+    uint64_t features_ = 0;
+    uint64_t capacity_sectors_ = 0;
+    uint32_t max_discard_sectors_;
+    std::array<char, virtio_blk::kIdBytes> serial_{};
+    Fd event_;
+
+    std::mutex config_mu_;
+    std::array<uint8_t, virtio_blk::kConfigSize> config_{};
+    bool active_ = false;
+    uint64_t negotiated_ = 0;
+
+    // Worker-thread state.
+    VirtioActivation act_{};
+    Queue* queue_ = nullptr;
+    std::vector<Slot> slots_;
+    std::vector<uint32_t> free_slots_;
+    bool stopped_ = false;
+
+    // Backend completions, handed to the worker thread.
+    std::mutex done_mu_;
+    std::vector<Done> done_;
+    std::vector<Done> done_swap_;
+};
+
+// Builds a virtio-blk from the -s options: "path" (required), "ro", "nocache"
+// (O_DIRECT), "direct" (O_SYNC), "sectorsize" ("L" or "L/P"), "ser" (serial,
+// truncated to 20 bytes; default derived from the path), "nodelete" (no
+// DISCARD/WRITE_ZEROES). A flag is on when present unless its value is
+// "false", "off", "no" or "0". Throws khyve::Error on unknown or bad options
+// and on files that cannot be opened.
+std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::string>& options);
+
+}  // namespace khyve

@@ -1,0 +1,530 @@
+#include "virtio/virtio_blk.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "block/file_backend.h"
+#include "common/error.h"
+#include "memory/guest_memory.h"
+#include "virtio/queue.h"
+
+namespace khyve {
+namespace {
+
+using namespace virtio_blk;
+
+// ---- A driver's view of one split virtqueue in fake guest RAM ----
+struct FakeRing {
+    static constexpr uint16_t kSize = 16;
+    static constexpr uint64_t kDesc = 0x1000, kAvail = 0x2000, kUsed = 0x3000, kData = 0x10000;
+    std::vector<uint8_t> ram = std::vector<uint8_t>(4 << 20);
+    GuestMemory mem;
+    std::vector<Queue> queues;
+    uint16_t next_desc = 0, avail_idx = 0, used_seen = 0;
+    uint64_t bump = kData;
+
+    FakeRing() {
+        mem.add_region(0, ram.size(), ram.data());
+        queues.emplace_back(kSize);
+        Queue& q = queues[0];
+        q.set_size(kSize);
+        q.set_desc_addr(kDesc);
+        q.set_avail_addr(kAvail);
+        q.set_used_addr(kUsed);
+        q.set_ready(true);
+        EXPECT_EQ(q.start(mem, virtio::kFVersion1), QueueError::kNone);
+    }
+    uint64_t alloc(size_t n) {
+        uint64_t a = bump;
+        bump += (n + 15) & ~size_t(15);
+        return a;
+    }
+    uint8_t* host(uint64_t gpa) { return ram.data() + gpa; }
+
+    struct Buf {
+        uint64_t gpa;
+        uint32_t len;
+        bool writable;
+    };
+    uint16_t push(const std::vector<Buf>& bufs) {
+        uint16_t head = next_desc;
+        for (size_t i = 0; i < bufs.size(); i++) {
+            uint16_t idx = next_desc;
+            next_desc = uint16_t((next_desc + 1) % kSize);
+            uint8_t* d = host(kDesc + 16ull * idx);
+            uint16_t flags = uint16_t((i + 1 < bufs.size() ? 1 : 0) | (bufs[i].writable ? 2 : 0));
+            std::memcpy(d, &bufs[i].gpa, 8);
+            std::memcpy(d + 8, &bufs[i].len, 4);
+            std::memcpy(d + 12, &flags, 2);
+            std::memcpy(d + 14, &next_desc, 2);
+        }
+        repost(head);
+        return head;
+    }
+    // Puts a head into the avail ring (again).
+    void repost(uint16_t head) {
+        std::memcpy(host(kAvail + 4 + 2ull * (avail_idx % kSize)), &head, 2);
+        ++avail_idx;
+        std::memcpy(host(kAvail + 2), &avail_idx, 2);
+    }
+    struct Used {
+        uint32_t id, len;
+    };
+    std::optional<Used> used() {
+        uint16_t idx;
+        std::memcpy(&idx, host(kUsed + 2), 2);
+        if (idx == used_seen) return std::nullopt;
+        Used u;
+        std::memcpy(&u, host(kUsed + 4 + 8ull * (used_seen % kSize)), 8);
+        ++used_seen;
+        return u;
+    }
+};
+
+struct FakeInterrupt : VirtioInterrupt {
+    int used = 0, config = 0, needs_reset = 0;
+    void signal_used_queue(uint16_t) override { ++used; }
+    void signal_config_changed() override { ++config; }
+    void signal_needs_reset() override { ++needs_reset; }
+};
+
+struct FakeWorker : VirtioWorker {
+    std::map<int, std::function<void()>> fds;
+    void add_fd(int fd, std::function<void()> cb) override { fds[fd] = std::move(cb); }
+    void remove_fd(int fd) override { fds.erase(fd); }
+};
+
+struct TempImage {
+    std::string path;
+    explicit TempImage(size_t size, uint8_t fill = 0) {
+        char tmpl[] = "/tmp/khyve_vblk_XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        if (fd < 0) throw sys_error("mkstemp");
+        path = tmpl;
+        std::vector<uint8_t> buf(size, fill);
+        if (::pwrite(fd, buf.data(), size, 0) != ssize_t(size)) throw sys_error("pwrite");
+        ::close(fd);
+    }
+    ~TempImage() { ::unlink(path.c_str()); }
+    std::vector<uint8_t> contents() const {
+        int fd = ::open(path.c_str(), O_RDONLY);
+        std::vector<uint8_t> b(size_t(::lseek(fd, 0, SEEK_END)));
+        if (::pread(fd, b.data(), b.size(), 0) != ssize_t(b.size())) b.clear();
+        ::close(fd);
+        return b;
+    }
+};
+
+constexpr size_t kImage = 64 * 1024;  // 128 sectors
+
+struct BlkHarness {
+    TempImage img;
+    FakeRing ring;
+    FakeInterrupt irq;
+    FakeWorker worker;
+    std::unique_ptr<VirtioBlk> dev;
+
+    explicit BlkHarness(bool ro = false, StepRunner hook = {}, uint64_t drop_features = 0)
+        : img(kImage, 0x33) {
+        BlockOpenOptions o;
+        o.path = img.path;
+        o.read_only = ro;
+        if (hook) {
+            o.engine = BlockOpenOptions::Engine::kThread;
+            o.syscall_hook = std::move(hook);
+        }
+        VirtioBlk::Options opts;
+        opts.serial = "khyve-serial-0123456789";  // longer than 20: cut
+        opts.queue_size = FakeRing::kSize;
+        dev = std::make_unique<VirtioBlk>(FileBackend::open(o), opts);
+        VirtioActivation a;
+        a.mem = &ring.mem;
+        a.features = (dev->features() | virtio::kFVersion1) & ~drop_features;
+        a.queues = ring.queues;
+        a.interrupt = &irq;
+        a.worker = &worker;
+        EXPECT_TRUE(dev->activate(a));
+        EXPECT_EQ(worker.fds.count(dev->completion_fd()), 1u);
+    }
+
+    // Runs the worker until a used entry appears (or 5 s pass).
+    std::optional<FakeRing::Used> complete() {
+        for (int i = 0; i < 500; i++) {
+            if (auto u = ring.used()) return u;
+            pollfd p{dev->completion_fd(), POLLIN, 0};
+            if (::poll(&p, 1, 10) > 0) worker.fds[dev->completion_fd()]();
+        }
+        return ring.used();
+    }
+
+    struct Req {
+        uint64_t hdr, data, status;
+    };
+    // header (readable) + data (readable for OUT, writable for IN) + status.
+    Req request(uint32_t type, uint64_t sector, uint32_t data_len, bool data_writable) {
+        Req r{ring.alloc(16), data_len ? ring.alloc(data_len) : 0, ring.alloc(1)};
+        ReqHeader h{type, 0, sector};
+        std::memcpy(ring.host(r.hdr), &h, 16);
+        *ring.host(r.status) = 0xff;
+        std::vector<FakeRing::Buf> bufs{{r.hdr, 16, false}};
+        if (data_len) bufs.push_back({r.data, data_len, data_writable});
+        bufs.push_back({r.status, 1, true});
+        ring.push(bufs);
+        return r;
+    }
+    uint8_t run(uint32_t type, uint64_t sector, uint32_t len, bool writable, Req* out = nullptr,
+                const uint8_t* fill = nullptr) {
+        Req r = request(type, sector, len, writable);
+        if (fill) std::memcpy(ring.host(r.data), fill, len);
+        if (out) *out = r;
+        dev->queue_notify(0);
+        auto u = complete();
+        EXPECT_TRUE(u);
+        return *ring.host(r.status);
+    }
+};
+
+uint32_t cfg32(VirtioBlk& d, uint32_t off) {
+    uint32_t v = 0;
+    d.read_config(off, {reinterpret_cast<uint8_t*>(&v), 4});
+    return v;
+}
+
+TEST(VirtioBlk, ConfigAndFeatures) {
+    BlkHarness h;
+    uint64_t cap = 0;
+    h.dev->read_config(kCfgCapacity, {reinterpret_cast<uint8_t*>(&cap), 8});
+    EXPECT_EQ(cap, kImage / 512);
+    EXPECT_EQ(cfg32(*h.dev, kCfgBlkSize), 512u);
+    EXPECT_EQ(cfg32(*h.dev, kCfgSegMax), FakeRing::kSize - 2u);
+    EXPECT_EQ(cfg32(*h.dev, kCfgMaxDiscardSeg), 1u);
+    uint64_t f = h.dev->features();
+    EXPECT_TRUE(f & kFFlush);
+    EXPECT_TRUE(f & kFConfigWce);
+    EXPECT_TRUE(f & kFDiscard);
+    EXPECT_TRUE(f & kFWriteZeroes);
+    EXPECT_FALSE(f & kFRo);
+    EXPECT_EQ(h.dev->device_type(), virtio::kTypeBlock);
+
+    BlkHarness ro(true);
+    EXPECT_TRUE(ro.dev->features() & kFRo);
+    EXPECT_FALSE(ro.dev->features() & kFDiscard);
+}
+
+TEST(VirtioBlk, WriteReadFlushGetId) {
+    BlkHarness h;
+    std::vector<uint8_t> pattern(1024);
+    for (size_t i = 0; i < pattern.size(); i++) pattern[i] = uint8_t(i ^ 0x5c);
+    EXPECT_EQ(h.run(kTOut, 4, 1024, false, nullptr, pattern.data()), kSOk);
+    EXPECT_EQ(h.run(kTFlush, 0, 0, false), kSOk);
+    auto disk = h.img.contents();
+    EXPECT_EQ(0, std::memcmp(disk.data() + 4 * 512, pattern.data(), 1024));
+    EXPECT_EQ(disk[4 * 512 - 1], 0x33);
+    EXPECT_EQ(disk[6 * 512], 0x33);
+
+    BlkHarness::Req r;
+    EXPECT_EQ(h.run(kTIn, 4, 1024, true, &r), kSOk);
+    EXPECT_EQ(0, std::memcmp(h.ring.host(r.data), pattern.data(), 1024));
+
+    EXPECT_EQ(h.run(kTGetId, 0, 20, true, &r), kSOk);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(h.ring.host(r.data)), 20), "khyve-serial-0123456");
+    EXPECT_GT(h.irq.used, 0);
+    EXPECT_EQ(h.irq.needs_reset, 0);
+}
+
+TEST(VirtioBlk, UsedLengthCountsWrittenBytes) {
+    BlkHarness h;
+    h.request(kTIn, 0, 1024, true);
+    h.dev->queue_notify(0);
+    auto u = h.complete();
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->len, 1025u);  // data + status
+    h.request(kTOut, 0, 512, false);
+    h.dev->queue_notify(0);
+    u = h.complete();
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->len, 1u);
+}
+
+TEST(VirtioBlk, WriteOnlyHeaderNeedsReset) {
+    BlkHarness h;
+    uint64_t hdr = h.ring.alloc(16), st = h.ring.alloc(1);
+    ReqHeader rh{kTOut, 0, 0};
+    std::memcpy(h.ring.host(hdr), &rh, 16);
+    h.ring.push({{hdr, 16, true}, {st, 1, true}});
+    h.dev->queue_notify(0);
+    auto u = h.ring.used();
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->len, 0u);
+    EXPECT_EQ(h.irq.needs_reset, 1);
+    // The device stays stopped until reset: a good request is not served.
+    h.request(kTIn, 0, 512, true);
+    h.dev->queue_notify(0);
+    EXPECT_FALSE(h.ring.used());
+    EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
+}
+
+TEST(VirtioBlk, MissingStatusByteNeedsReset) {
+    BlkHarness h;
+    uint64_t hdr = h.ring.alloc(16), data = h.ring.alloc(512);
+    ReqHeader rh{kTOut, 0, 0};
+    std::memcpy(h.ring.host(hdr), &rh, 16);
+    std::memset(h.ring.host(data), 0x77, 512);
+    h.ring.push({{hdr, 16, false}, {data, 512, false}});
+    h.dev->queue_notify(0);
+    EXPECT_EQ(h.irq.needs_reset, 1);
+    EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
+}
+
+TEST(VirtioBlk, ShortHeaderNeedsReset) {
+    BlkHarness h;
+    uint64_t hdr = h.ring.alloc(16), st = h.ring.alloc(1);
+    h.ring.push({{hdr, 8, false}, {st, 1, true}});
+    h.dev->queue_notify(0);
+    EXPECT_EQ(h.irq.needs_reset, 1);
+}
+
+TEST(VirtioBlk, DataLengthNotMultipleOf512IsIoErr) {
+    BlkHarness h;
+    std::vector<uint8_t> junk(1000, 0x99);
+    EXPECT_EQ(h.run(kTOut, 0, 1000, false, nullptr, junk.data()), kSIoErr);
+    EXPECT_EQ(h.run(kTIn, 0, 513, true), kSIoErr);
+    EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
+}
+
+TEST(VirtioBlk, SectorArithmeticChecked) {
+    BlkHarness h;
+    const uint64_t cap = kImage / 512;
+    std::vector<uint8_t> junk(1024, 0x99);
+    // sector * 512 would wrap to a small offset.
+    EXPECT_EQ(h.run(kTOut, (1ull << 55), 512, false, nullptr, junk.data()), kSIoErr);
+    EXPECT_EQ(h.run(kTOut, ~0ull, 512, false, nullptr, junk.data()), kSIoErr);
+    EXPECT_EQ(h.run(kTIn, ~0ull / 512 + 1, 512, true), kSIoErr);
+    // Past capacity, and straddling the end.
+    EXPECT_EQ(h.run(kTIn, cap, 512, true), kSIoErr);
+    EXPECT_EQ(h.run(kTOut, cap - 1, 1024, false, nullptr, junk.data()), kSIoErr);
+    EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
+    // The very last sector is fine.
+    EXPECT_EQ(h.run(kTOut, cap - 1, 512, false, nullptr, junk.data()), kSOk);
+    EXPECT_EQ(h.img.contents()[kImage - 1], 0x99);
+}
+
+TEST(VirtioBlk, ReadOnlyRefusesWritesImageUnchanged) {
+    BlkHarness h(true);
+    std::vector<uint8_t> junk(512, 0x99);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, junk.data()), kSIoErr);
+    // Discard/write-zeroes were not offered: unsupported.
+    DiscardSegment seg{0, 1, 0};
+    EXPECT_EQ(h.run(kTWriteZeroes, 0, 16, false, nullptr, reinterpret_cast<uint8_t*>(&seg)), kSUnsupp);
+    EXPECT_EQ(h.run(kTDiscard, 0, 16, false, nullptr, reinterpret_cast<uint8_t*>(&seg)), kSUnsupp);
+    EXPECT_EQ(h.run(kTFlush, 0, 0, false), kSOk);
+    EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
+}
+
+TEST(VirtioBlk, UnknownTypeUnsupported) {
+    BlkHarness h;
+    EXPECT_EQ(h.run(99, 0, 0, false), kSUnsupp);
+    EXPECT_EQ(h.irq.needs_reset, 0);
+}
+
+uint8_t run_segments(BlkHarness& h, uint32_t type, const std::vector<DiscardSegment>& segs) {
+    uint32_t len = uint32_t(segs.size() * 16);
+    std::vector<uint8_t> raw(len);
+    std::memcpy(raw.data(), segs.data(), len);
+    return h.run(type, 0, len, false, nullptr, raw.data());
+}
+
+TEST(VirtioBlk, DiscardAndWriteZeroesValidated) {
+    BlkHarness h;
+    const uint32_t cap = kImage / 512;
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{8, 4, 0}}), kSOk);
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{16, 2, kFlagUnmap}}), kSOk);
+    EXPECT_EQ(run_segments(h, kTDiscard, {{32, 8, 0}}), kSOk);
+    auto disk = h.img.contents();
+    for (size_t i = 8 * 512; i < 12 * 512; i++) ASSERT_EQ(disk[i], 0) << i;
+    for (size_t i = 16 * 512; i < 18 * 512; i++) ASSERT_EQ(disk[i], 0) << i;
+    EXPECT_EQ(disk[12 * 512], 0x33);
+    EXPECT_EQ(disk[18 * 512], 0x33);
+
+    EXPECT_EQ(run_segments(h, kTDiscard, {{0, 1, kFlagUnmap}}), kSUnsupp);   // unmap on discard
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{0, 1, 0x80}}), kSUnsupp);     // unknown flag
+    EXPECT_EQ(run_segments(h, kTDiscard, {{0, 1, 0}, {4, 1, 0}}), kSUnsupp); // > max_discard_seg
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{cap - 1, 2, 0}}), kSIoErr);   // past the end
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{~0ull, 1, 0}}), kSIoErr);     // sector overflow
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{0, 1u << 23, 0}}), kSIoErr);  // above max sectors
+    EXPECT_EQ(h.run(kTWriteZeroes, 0, 0, false), kSIoErr);                   // no segment
+    std::vector<uint8_t> odd(20, 0);
+    EXPECT_EQ(h.run(kTDiscard, 0, 20, false, nullptr, odd.data()), kSIoErr); // partial segment
+    auto after = h.img.contents();
+    EXPECT_EQ(after[0], 0x33);
+    EXPECT_EQ(after[kImage - 1], 0x33);
+}
+
+TEST(VirtioBlk, DiscardNotNegotiatedIsUnsupported) {
+    BlkHarness h(false, {}, kFDiscard | kFWriteZeroes);
+    EXPECT_EQ(run_segments(h, kTWriteZeroes, {{0, 1, 0}}), kSUnsupp);
+    EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
+}
+
+TEST(VirtioBlk, FlushAfterFailedFdatasyncKeepsFailing) {
+    std::atomic<int> syncs{0};
+    BlkHarness h(false, [&](int fd, const BlockStep& s) -> int64_t {
+        if (s.kind == BlockStep::kFdatasync && ++syncs == 1) return -EIO;
+        return run_step_sync(fd, s);
+    });
+    EXPECT_EQ(h.run(kTFlush, 0, 0, false), kSIoErr);
+    EXPECT_EQ(h.run(kTFlush, 0, 0, false), kSIoErr);
+    std::vector<uint8_t> d(512, 1);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, d.data()), kSOk);
+    EXPECT_EQ(h.run(kTFlush, 0, 0, false), kSIoErr);
+    EXPECT_EQ(h.irq.needs_reset, 0);
+}
+
+TEST(VirtioBlk, HostEnospcIsIoErr) {
+    BlkHarness h(false, [](int fd, const BlockStep& s) -> int64_t {
+        if (s.kind == BlockStep::kWritev) return -ENOSPC;
+        return run_step_sync(fd, s);
+    });
+    std::vector<uint8_t> d(512, 1);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, d.data()), kSIoErr);
+    EXPECT_EQ(h.run(kTIn, 0, 512, true), kSOk);  // the device carries on
+}
+
+TEST(VirtioBlk, WritebackZeroMakesWritesStable) {
+    std::vector<int> flags;
+    std::mutex mu;
+    BlkHarness h(false, [&](int fd, const BlockStep& s) -> int64_t {
+        if (s.kind == BlockStep::kWritev) {
+            std::lock_guard lk(mu);
+            flags.push_back(s.rw_flags);
+        }
+        return run_step_sync(fd, s);
+    });
+    std::vector<uint8_t> d(512, 1);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, d.data()), kSOk);
+    uint8_t zero = 0;
+    h.dev->write_config(kCfgWriteback, {&zero, 1});
+    uint8_t wb = 9;
+    h.dev->read_config(kCfgWriteback, {&wb, 1});
+    EXPECT_EQ(wb, 0);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, d.data()), kSOk);
+    ASSERT_EQ(flags.size(), 2u);
+    EXPECT_EQ(flags[0], 0);
+    EXPECT_EQ(flags[1], RWF_DSYNC);
+}
+
+TEST(VirtioBlk, NoFlushNegotiatedMeansWriteThrough) {
+    std::vector<int> flags;
+    std::mutex mu;
+    BlkHarness h(
+        false,
+        [&](int fd, const BlockStep& s) -> int64_t {
+            if (s.kind == BlockStep::kWritev) {
+                std::lock_guard lk(mu);
+                flags.push_back(s.rw_flags);
+            }
+            return run_step_sync(fd, s);
+        },
+        kFFlush | kFConfigWce);
+    std::vector<uint8_t> d(512, 1);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, d.data()), kSOk);
+    ASSERT_EQ(flags.size(), 1u);
+    EXPECT_EQ(flags[0], RWF_DSYNC);
+}
+
+// A guest that re-posts heads while they are in flight cannot make the
+// device hold more than queue-size requests.
+TEST(VirtioBlk, InFlightRequestsBounded) {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool release = false;
+    std::atomic<int> started{0};
+    BlkHarness h(false, [&](int fd, const BlockStep& s) -> int64_t {
+        ++started;
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return release; });
+        return run_step_sync(fd, s);
+    });
+    // Five 3-descriptor chains fill 15 of the 16 descriptors.
+    for (int i = 0; i < 5; i++) h.request(kTIn, 0, 512, true);
+    h.dev->queue_notify(0);
+    EXPECT_EQ(h.ring.queues[0].last_avail_idx(), 5);
+    // Re-post the same five heads three more times while they are in flight.
+    for (int round = 0; round < 3; round++)
+        for (uint16_t hd = 0; hd < 15; hd += 3) h.ring.repost(hd);
+    h.dev->queue_notify(0);
+    EXPECT_EQ(h.ring.queues[0].last_avail_idx(), FakeRing::kSize);  // stops at 16 in flight
+    {
+        std::lock_guard lk(mu);
+        release = true;
+    }
+    cv.notify_all();
+    int got = 0;
+    while (got < 20 && h.complete()) ++got;
+    EXPECT_EQ(got, 20);
+    EXPECT_EQ(h.ring.queues[0].last_avail_idx(), 20);
+    EXPECT_EQ(h.irq.needs_reset, 0);
+}
+
+TEST(VirtioBlk, ResetDrainsAndReactivates) {
+    BlkHarness h;
+    h.request(kTIn, 0, 512, true);
+    h.dev->queue_notify(0);
+    h.dev->reset();
+    uint8_t wb = 0;
+    h.dev->read_config(kCfgWriteback, {&wb, 1});
+    EXPECT_EQ(wb, 1);
+}
+
+TEST(VirtioBlkFactory, Options) {
+    TempImage img(kImage);
+    EXPECT_THROW(make_virtio_blk({}), Error);
+    EXPECT_THROW(make_virtio_blk({{"path", img.path}, {"bogus", "1"}}), Error);
+    EXPECT_THROW(make_virtio_blk({{"path", img.path}, {"sectorsize", "1000"}}), Error);
+    EXPECT_THROW(make_virtio_blk({{"path", "/nonexistent/x.img"}}), Error);
+
+    auto d = make_virtio_blk({{"path", img.path}, {"ro", ""}, {"sectorsize", "4096/4096"}});
+    EXPECT_TRUE(d->features() & kFRo);
+    EXPECT_EQ(cfg32(*d, kCfgBlkSize), 4096u);
+    auto e = make_virtio_blk({{"path", img.path}, {"ro", "false"}, {"nodelete", ""}});
+    EXPECT_FALSE(e->features() & kFRo);
+    EXPECT_FALSE(e->features() & kFDiscard);
+}
+
+TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
+    TempImage img(kImage);
+    auto serial_of = [](VirtioBlk& d) {
+        FakeRing ring;
+        FakeInterrupt irq;
+        FakeWorker w;
+        VirtioActivation a{&ring.mem, d.features() | virtio::kFVersion1, ring.queues, &irq, &w};
+        EXPECT_TRUE(d.activate(a));
+        uint64_t hdr = ring.alloc(16), data = ring.alloc(20), st = ring.alloc(1);
+        ReqHeader rh{kTGetId, 0, 0};
+        std::memcpy(ring.host(hdr), &rh, 16);
+        ring.push({{hdr, 16, false}, {data, 20, true}, {st, 1, true}});
+        d.queue_notify(0);
+        std::string s(reinterpret_cast<char*>(ring.host(data)), 20);
+        d.reset();
+        return s;
+    };
+    auto a = make_virtio_blk({{"path", img.path}});
+    auto b = make_virtio_blk({{"path", img.path}});
+    std::string sa = serial_of(*a);
+    EXPECT_EQ(sa, serial_of(*b));
+    EXPECT_EQ(sa.substr(0, 6), "KHYVE-");
+    EXPECT_EQ(sa.find('\0'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace khyve
