@@ -15,7 +15,7 @@ for dev in /dev/vd?; do
 			KHYVE-DISK-MARKER*) echo "KHYVE-PASS: guest-mount-${dev#/dev/} ($marker)" ;;
 			*) echo "KHYVE-FAIL: guest-mount-${dev#/dev/}: marker missing" ;;
 			esac
-			echo written >"/mnt/${dev#/dev/}/written-by-guest" && sync &&
+			echo "KHYVE-GUEST-WROTE ${dev#/dev/}" >"/mnt/${dev#/dev/}/written-by-guest" && sync &&
 				echo "KHYVE-PASS: guest-write-${dev#/dev/}"
 			umount "/mnt/${dev#/dev/}"
 		else
