@@ -1,5 +1,7 @@
 #include "virtio/virtio_blk.h"
 
+#include "config/config_values.h"
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -321,8 +323,11 @@ std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::stri
     auto flag = [&](const char* key) {
         auto it = options.find(key);
         if (it == options.end()) return false;
-        const std::string& v = it->second;
-        return !(v == "false" || v == "off" || v == "no" || v == "0");
+        // A bare word ("ro") is on; otherwise bhyve's boolean spellings.
+        if (it->second.empty()) return true;
+        auto v = parse_bool_value(it->second);
+        if (!v) throw Error(std::string("virtio-blk: ") + key + "=" + it->second + " is not a boolean");
+        return *v;
     };
     static const char* const known[] = {"path", "ro", "nocache", "direct", "sectorsize", "ser", "nodelete"};
     for (const auto& [k, v] : options) {

@@ -217,6 +217,9 @@ void Machine::Impl::build_vcpus() {
     auto text = vm.read_boot_state();
     if (!text) throw Error("VM " + vm.name() + " has no boot state: run bhyveload first");
     BootState boot = BootState::parse(*text);
+    // A boot state is used once, as FreeBSD's VM must be reloaded after each
+    // run: a second bhyve on the same memory would jump into a used kernel.
+    vm.consume_boot_state();
     auto supported = kvm.supported_cpuid();
     for (unsigned i = 0; i < cfg.cpus; ++i) {
         auto v = std::make_unique<KvmVcpu>(kvm, kvm_vm, i);
@@ -305,7 +308,11 @@ nlohmann::json Machine::Impl::handle_control(const nlohmann::json& req) {
                 {"highmem", vm.highmem()}, {"pid", ::getpid()}};
     if (cmd == "stats") return {{"vcpus", stats_json()}};
     if (cmd == "regs") {
-        unsigned idx = req.contains("vcpu") && req["vcpu"].is_number_unsigned() ? req["vcpu"].get<unsigned>() : 0;
+        unsigned idx = 0;
+        if (req.contains("vcpu")) {
+            if (!req["vcpu"].is_number_unsigned()) throw Error("vcpu must be a vCPU number");
+            idx = req["vcpu"].get<unsigned>();
+        }
         return {{"vcpu", idx}, {"regs", regs_json(idx)}};
     }
     if (cmd == "poweroff") {

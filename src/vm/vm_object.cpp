@@ -190,6 +190,8 @@ void VmObject::write_boot_state(const std::string& text) const {
     write_file_atomic(file("boot"), text);
 }
 
+void VmObject::consume_boot_state() const { ::unlink(file("boot").c_str()); }
+
 std::optional<std::string> VmObject::read_boot_state() const {
     struct stat st;
     if (::stat(file("boot").c_str(), &st) < 0) return std::nullopt;

@@ -53,6 +53,7 @@ public:
 
     void write_boot_state(const std::string& text) const;
     std::optional<std::string> read_boot_state() const;
+    void consume_boot_state() const;
 
     VmObject(VmObject&&) = default;
     VmObject& operator=(VmObject&&) = default;

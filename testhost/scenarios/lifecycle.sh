@@ -27,6 +27,11 @@ else
 	fail guest-memory-size "MemTotal ${memkb:-missing} kB for a 256 MiB guest"
 fi
 expect_in_file acpi-tables-clean vm1.log 'KHYVE-GUEST-ACPI-CLEAN'
+# A boot state serves one run: running again needs bhyveload again.
+bhyve -A -m 256 -M 0 -c 2 -S 31,uart,stdio vm1 </dev/null >again.txt 2>&1
+rc=$?
+[ $rc -eq 4 ] && pass rerun-needs-bhyveload || fail rerun-needs-bhyveload "second bhyve exited $rc"
+expect_in_file rerun-says-why again.txt 'run bhyveload first'
 expect_in_file dev-vmm-lists-vm-after "$(ls /dev/vmm > ls2.txt; echo ls2.txt)" '^vm1$'
 check bhyvectl-destroy bhyvectl --vm=vm1 --destroy
 expect_not_in_file dev-vmm-empty-after-destroy "$(ls /dev/vmm > ls3.txt; echo ls3.txt)" '^vm1$'

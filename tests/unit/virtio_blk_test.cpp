@@ -499,6 +499,10 @@ TEST(VirtioBlkFactory, Options) {
     auto e = make_virtio_blk({{"path", img.path}, {"ro", "false"}, {"nodelete", ""}});
     EXPECT_FALSE(e->features() & kFRo);
     EXPECT_FALSE(e->features() & kFDiscard);
+    // The same boolean spellings the config layer validates (case-insensitive).
+    EXPECT_FALSE(make_virtio_blk({{"path", img.path}, {"ro", "False"}})->features() & kFRo);
+    EXPECT_TRUE(make_virtio_blk({{"path", img.path}, {"ro", "true"}})->features() & kFRo);
+    EXPECT_THROW(make_virtio_blk({{"path", img.path}, {"ro", "maybe"}}), Error);
 }
 
 TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
