@@ -57,8 +57,14 @@ int run(int argc, char** argv) {
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    khyve::Machine machine(kvm, cfg, std::move(vm));
-    return machine.run();
+    int status;
+    {
+        khyve::Machine machine(kvm, cfg, std::move(vm));
+        status = machine.run();
+    }
+    // -D: a guest that powered off takes its VM object with it.
+    if (status == khyve::kExitPowerOff && cfg.destroy_on_poweroff) khyve::VmObject::destroy(cfg.name);
+    return status;
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "vcpu/vcpu_thread.h"
 
+#include <sched.h>
+
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -75,6 +78,14 @@ void VcpuThread::serve_requests() {
 
 void VcpuThread::loop() {
     tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+    if (!affinity_.empty()) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (unsigned cpu : affinity_)
+            if (cpu < CPU_SETSIZE) CPU_SET(cpu, &set);
+        if (::sched_setaffinity(0, sizeof set, &set) < 0)
+            std::fprintf(stderr, "bhyve: cannot pin vCPU %u: %s\n", vcpu_.id(), std::strerror(errno));
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, kKickSignal);

@@ -12,6 +12,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "kvm/kvm.h"
 #include "vcpu/exit_handler.h"
@@ -32,6 +33,8 @@ public:
     // Installs the (empty) kick signal handler; call once before start().
     static void install_kick_signal();
 
+    // Host CPUs this vCPU's thread may run on (-p); empty = any.
+    void set_affinity(std::vector<unsigned> host_cpus) { affinity_ = std::move(host_cpus); }
     void start();
     void kick();
     void join();
@@ -55,6 +58,7 @@ private:
     std::mutex req_mu_;
     std::deque<std::pair<std::function<void(KvmVcpu&)>, std::promise<void>>> requests_;
     VcpuCounters counters_;
+    std::vector<unsigned> affinity_;
 };
 
 }  // namespace khyve

@@ -1,6 +1,7 @@
 #include "vm/machine.h"
 
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -127,6 +128,10 @@ void Machine::Impl::build() {
 }
 
 void Machine::Impl::build_memory() {
+    if (cfg.wire_memory) {
+        for (const auto& r : mem.regions())
+            if (::mlock(r.host, r.size) < 0) throw sys_error("-S: cannot wire guest memory");
+    }
     uint32_t slot = 0;
     for (const auto& r : mem.regions()) kvm_vm.set_user_memory_region(slot++, r.gpa, r.size, r.host);
 }
@@ -338,7 +343,14 @@ int Machine::Impl::run() {
     for (auto& c : coms)
         if (c.backend) c.backend->start(*c.uart);
     VcpuThread::install_kick_signal();
-    for (auto& v : vcpus) threads.push_back(std::make_unique<VcpuThread>(*v, *handler, lifecycle));
+    for (auto& v : vcpus) {
+        auto t = std::make_unique<VcpuThread>(*v, *handler, lifecycle);
+        std::vector<unsigned> cpus;
+        for (const auto& p : cfg.pins)
+            if (p.vcpu == v->id()) cpus.push_back(p.host_cpu);
+        t->set_affinity(std::move(cpus));
+        threads.push_back(std::move(t));
+    }
     for (auto& t : threads) t->start();
     control_server = std::make_unique<ControlServer>(vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control(r); });
 

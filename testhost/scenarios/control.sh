@@ -1,6 +1,7 @@
 # A running VM seen from outside: bhyvectl --get-stats (text and JSON),
 # --get-rip/--get-all, refusal of a second bhyve/bhyveload on the same VM,
-# and SIGTERM pressing the ACPI power button (guest powers off: exit 1).
+# SIGTERM pressing the ACPI power button (guest powers off: exit 1), -D
+# destroying the VM on power-off, and -p pinning accepted.
 . "$KHYVE_LIB"
 
 wait_for() { # FILE REGEX SECONDS
@@ -15,7 +16,7 @@ wait_for() { # FILE REGEX SECONDS
 
 bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
 	-e cmdline="console=ttyS0 quiet khyve.script=lifecycle khyve.action=button" vm1
-bhyve -A -H -c 2 -m 256 -s 0:0,hostbridge -s 31,lpc -l com1,stdio vm1 >vm1.log 2>&1 </dev/null &
+bhyve -A -D -H -c 2 -p 0:0 -p 1:0 -m 256 -s 0:0,hostbridge -s 31,lpc -l com1,stdio vm1 >vm1.log 2>&1 </dev/null &
 pid=$!
 if wait_for vm1.log 'KHYVE-GUEST-BUTTON-WAIT' 150; then
 	pass guest-running
@@ -59,5 +60,8 @@ rc=$?
 sed 's/^/  | /' vm1.log | tail -n 5
 [ $rc -eq 1 ] && pass sigterm-powers-off || fail sigterm-powers-off "bhyve exited $rc"
 expect_in_file guest-saw-power-button vm1.log 'KHYVE-GUEST-BUTTON[[:space:]]*$'
-check destroy bhyvectl --vm=vm1 --destroy
+# -D: the powered-off guest took its VM object with it.
+ls /dev/vmm >ls.txt
+expect_not_in_file destroy-on-poweroff ls.txt '^vm1$'
+bhyvectl --vm=vm1 --destroy 2>/dev/null
 finish

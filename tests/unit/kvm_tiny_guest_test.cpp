@@ -1,6 +1,7 @@
 // Tiny self-made guests on the machine's real /dev/kvm (PVM included): they
 // exercise KVM_RUN, exit decoding, port and MMIO dispatch and the verdicts.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -124,6 +125,23 @@ TEST_F(TinyGuest, KickInterruptsASpinningGuestAndServesRequests) {
     uint64_t rip = 0;
     t.run_on_vcpu([&](KvmVcpu& v) { rip = v.get_regs().rip; });
     EXPECT_EQ(rip, 0x1000u);
+    lc.stop({ExitAction::PowerOff, "test"});
+    t.join();
+}
+
+TEST_F(TinyGuest, PinnedVcpuThreadRunsOnItsHostCpu) {
+    load({0xeb, 0xfe});  // jmp $
+    VcpuThread::install_kick_signal();
+    Lifecycle lc;
+    ExitHandler h(pio_, mmio_, {});
+    VcpuThread t(*vcpu_, h, lc);
+    t.set_affinity({0});
+    t.start();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    t.run_on_vcpu([&](KvmVcpu&) { sched_getaffinity(0, sizeof set, &set); });
+    EXPECT_EQ(CPU_COUNT(&set), 1);
+    EXPECT_TRUE(CPU_ISSET(0, &set));
     lc.stop({ExitAction::PowerOff, "test"});
     t.join();
 }
