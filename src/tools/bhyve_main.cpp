@@ -67,9 +67,17 @@ int run(int argc, char** argv) {
     return status;
 }
 
+// A crash must not leave the user's terminal in raw mode.
+void on_fatal_signal(int sig) {
+    khyve::terminal_restore_all();
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) std::signal(sig, on_fatal_signal);
     try {
         return run(argc, argv);
     } catch (const std::exception& e) {

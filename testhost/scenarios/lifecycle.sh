@@ -1,11 +1,11 @@
 # The manual's lifecycle on Debian's cloud kernel: bhyveload, bhyve -c 2 -A,
-# exit statuses for poweroff (1), reboot (0) and halt (2), /dev/vmm listing
+# exit statuses for poweroff (1), reboot (0), halt (2) and triple fault (3), /dev/vmm listing
 # before and after, bhyvectl --destroy.
 . "$KHYVE_LIB"
 
-load() { # NAME ACTION
+load() { # NAME ACTION [EXTRA-CMDLINE]
 	bhyveload -m 256 -M 0 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
-		-e cmdline="console=ttyS0 quiet khyve.script=lifecycle khyve.action=$2" "$1"
+		-e cmdline="console=ttyS0 quiet khyve.script=lifecycle khyve.action=$2 ${3:-}" "$1"
 }
 boot() { # NAME LOG
 	run_guest "$2" 180 bhyve -a -A -m 256 -M 0 -I -H -g 0 -c 2 -s 0:0,hostbridge \
@@ -47,4 +47,11 @@ boot vm3 vm3.log
 rc=$?
 [ $rc -eq 2 ] && pass halt-exits-2 || fail halt-exits-2 "bhyve exited $rc"
 bhyvectl --vm=vm3 --destroy
+
+# reboot=t makes Linux reset by triple fault: bhyve exits 3.
+load vm4 reboot reboot=t
+boot vm4 vm4.log
+rc=$?
+[ $rc -eq 3 ] && pass triple-fault-exits-3 || fail triple-fault-exits-3 "bhyve exited $rc"
+bhyvectl --vm=vm4 --destroy
 finish
