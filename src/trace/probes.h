@@ -19,14 +19,10 @@
 #ifdef KHYVE_USDT
 #define KHYVE_PROBE2(name, a, b) DTRACE_PROBE2(khyve, name, a, b)
 #define KHYVE_PROBE3(name, a, b, c) DTRACE_PROBE3(khyve, name, a, b, c)
-#define KHYVE_PROBE1(name, a) DTRACE_PROBE1(khyve, name, a)
+#define KHYVE_PROBE4(name, a, b, c, d) DTRACE_PROBE4(khyve, name, a, b, c, d)
 #else
 // Without <sys/sdt.h> (systemtap-sdt-dev) the probes vanish; the arguments
 // are still "used" so -Werror builds do not trip over them.
-#define KHYVE_PROBE1(name, a) \
-    do {                      \
-        (void)(a);            \
-    } while (0)
 #define KHYVE_PROBE2(name, a, b) \
     do {                         \
         (void)(a);               \
@@ -37,6 +33,13 @@
         (void)(a);                  \
         (void)(b);                  \
         (void)(c);                  \
+    } while (0)
+#define KHYVE_PROBE4(name, a, b, c, d) \
+    do {                               \
+        (void)(a);                     \
+        (void)(b);                     \
+        (void)(c);                     \
+        (void)(d);                     \
     } while (0)
 #endif
 
@@ -56,8 +59,12 @@
 // len: bytes written into the chain (the used ring's len).
 #define KHYVE_PROBE_VIRTQ_COMPLETE(device, queue, len) \
     KHYVE_PROBE3(virtq_complete, static_cast<const char*>(device), unsigned(queue), unsigned(len))
-// sector: first 512-byte sector; len: bytes; type: VIRTIO_BLK_T_* request type.
-#define KHYVE_PROBE_BLK_SUBMIT(sector, len, type) \
-    KHYVE_PROBE3(blk_submit, (unsigned long long)(sector), unsigned(len), unsigned(type))
-// status: VIRTIO_BLK_S_* (0 = OK).
-#define KHYVE_PROBE_BLK_COMPLETE(status) KHYVE_PROBE1(blk_complete, unsigned(status))
+// sector: first 512-byte sector; len: bytes; type: VIRTIO_BLK_T_* request type;
+// cookie: a pointer unique among requests in flight (the request slot), so
+// that a tracer can pair blk_submit with blk_complete for latencies.
+#define KHYVE_PROBE_BLK_SUBMIT(sector, len, type, cookie)                                  \
+    KHYVE_PROBE4(blk_submit, (unsigned long long)(sector), (unsigned long long)(len), unsigned(type), \
+                 static_cast<const void*>(cookie))
+// status: VIRTIO_BLK_S_* (0 = OK); cookie: as given to blk_submit.
+#define KHYVE_PROBE_BLK_COMPLETE(status, cookie) \
+    KHYVE_PROBE2(blk_complete, unsigned(status), static_cast<const void*>(cookie))

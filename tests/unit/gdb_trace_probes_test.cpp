@@ -20,8 +20,9 @@ __attribute__((noinline)) void fire_every_probe(unsigned v) {
     KHYVE_PROBE_MMIO(0xfebf0000ull, 4, false);
     KHYVE_PROBE_VIRTQ_NOTIFY("virtio-blk", 0);
     KHYVE_PROBE_VIRTQ_COMPLETE("virtio-blk", 0, 513);
-    KHYVE_PROBE_BLK_SUBMIT(2048ull, 4096, 1);
-    KHYVE_PROBE_BLK_COMPLETE(0);
+    int request = 0;
+    KHYVE_PROBE_BLK_SUBMIT(2048ull, 4096, 1, &request);
+    KHYVE_PROBE_BLK_COMPLETE(0, &request);
 }
 
 TEST(GdbTraceProbes, NotesArePresent) {
