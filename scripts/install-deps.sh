@@ -13,6 +13,8 @@ PACKAGES=(
   # test host and guest kit (testhost/)
   qemu-system-x86 busybox-static cpio kmod e2fsprogs fdisk xz-utils
   coreutils util-linux procps
+  # gdb (its libraries serve the test host's gdb-minimal too), USDT headers
+  gdb
 )
 
 missing=()

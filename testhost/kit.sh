@@ -88,6 +88,46 @@ fetch() { # ABI -> unpacked package root in the cache
 cloud_root=$(fetch "$cloud_abi")
 generic_root=$(fetch "$generic_abi")
 
+# Programs scenarios run inside the test host that the host must not be made
+# to install (gdb-minimal conflicts with a developer's full gdb): fetched by
+# package name and unpacked, like the kernels.
+fetch_tool_pkg() { # PACKAGE -> unpacked root
+  local pkg=$1 dest=$CACHE/extract/tool-$1
+  if [[ ! -f $dest/.unpacked ]]; then
+    local deb log
+    deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | head -n1 || true)
+    if [[ -z $deb ]]; then
+      say "downloading $pkg"
+      log=$(cd "$CACHE/debs" && apt-get download "$pkg" 2>&1) ||
+        die "cannot fetch $pkg: $(grep -m1 '^E:' <<<"$log" || tail -n1 <<<"$log") (Debian mirror unreachable?)"
+      deb=$(ls "$CACHE/debs/${pkg}"_*.deb | head -n1)
+    fi
+    rm -rf "$dest"
+    dpkg-deb -x "$deb" "$dest"
+    touch "$dest/.unpacked"
+  fi
+  echo "$dest"
+}
+gdb_root=$(fetch_tool_pkg gdb-minimal)
+
+# Debian's linux-image packages ship a placeholder System.map; the real one is
+# in the -dbg package (283 MB). Only System.map is kept, cached by ABI.
+real_system_map() { # ABI -> path of the real System.map
+  local abi=$1 map=$CACHE/extract/sysmap-$1
+  if [[ ! -s $map ]]; then
+    local pkg=linux-image-$abi-dbg log
+    say "downloading $pkg (for System.map)"
+    log=$(cd "$CACHE/debs" && apt-get download "$pkg" 2>&1) ||
+      die "cannot fetch $pkg: $(grep -m1 '^E:' <<<"$log" || tail -n1 <<<"$log") (Debian mirror unreachable?)"
+    dpkg-deb --fsys-tarfile "$CACHE/debs/${pkg}"_*.deb |
+      tar -x --wildcards -O "./usr/lib/debug/boot/System.map-$abi" >"$map.tmp"
+    mv "$map.tmp" "$map"
+    rm -f "$CACHE/debs/${pkg}"_*.deb
+  fi
+  echo "$map"
+}
+cloud_system_map=$(real_system_map "$cloud_abi")
+
 # --- helpers -------------------------------------------------------------------
 
 # Copies MODULES (and everything they depend on) from an unpacked kernel into
@@ -157,7 +197,7 @@ for flavour in cloud generic; do
   if [[ $flavour == cloud ]]; then abi=$cloud_abi kroot=$cloud_root; else abi=$generic_abi kroot=$generic_root; fi
   say "guest initramfs ($abi)"
   cp "$kroot/boot/vmlinuz-$abi" "$new/$flavour/vmlinuz"
-  cp "$kroot/boot/System.map-$abi" "$new/$flavour/System.map"
+  if [[ $flavour == cloud ]]; then cp "$cloud_system_map" "$new/$flavour/System.map"; fi
   cp "$kroot/boot/config-$abi" "$new/$flavour/config"
   guest_stage "$work/$flavour-root" "$kroot" "$abi" "${GUEST_MODULES[@]}"
   cp "$work/$flavour-root/lib/modules/$abi/load.list" "$new/$flavour/modules.list"
@@ -202,6 +242,9 @@ for m in irqbypass kvm kvm-amd tun; do
     die "test host module $m missing from $generic_abi"
 done
 
+mkdir -p "$new/tools"
+cp "$gdb_root/usr/bin/gdb" "$new/tools/gdb"
+
 cat >"$new/env" <<EOF
 KHYVE_CLOUD_ABI=$cloud_abi
 KHYVE_GENERIC_ABI=$generic_abi
@@ -227,9 +270,9 @@ rm -rf "$KIT"
 mv "$new" "$KIT"
 # Drop kernels of older ABIs.
 for d in "$CACHE"/extract/*; do
-  case ${d##*/} in "$cloud_abi" | "$generic_abi") ;; *) rm -rf "$d" ;; esac
+  case ${d##*/} in "$cloud_abi" | "$generic_abi" | tool-* | sysmap-"$cloud_abi") ;; *) rm -rf "$d" ;; esac
 done
 for f in "$CACHE"/debs/*.deb; do
-  case ${f##*/} in linux-image-"$cloud_abi"_* | linux-image-"$generic_abi"_*) ;; *) rm -f "$f" ;; esac
+  case ${f##*/} in linux-image-"$cloud_abi"_* | linux-image-"$generic_abi"_* | gdb-minimal_*) ;; *) rm -f "$f" ;; esac
 done
 say "built $KIT in $((SECONDS - start)) s ($(du -sh --apparent-size "$KIT/testhost/base.cpio" | cut -f1) test-host base initramfs)"

@@ -128,6 +128,15 @@ run_testhost() {
       stage_binary "$(command -v bash)" bin/bash "$stage/root"
     fi
   fi
+  # A scenario names extra host programs it needs in a line
+  # "# khyve-testhost-tools: prog..."; they are staged with their libraries.
+  local tool path
+  for tool in $(sed -n 's/^# khyve-testhost-tools://p' "$script"); do
+    if [[ -x $KIT/tools/$tool ]]; then path=$KIT/tools/$tool
+    else path=$(command -v "$tool") || { echo "run.sh: $tool (needed by $name) is not installed" >&2; exit 1; }
+    fi
+    stage_binary "$path" "khyve/bin/$tool" "$stage/root"
+  done
   mkdir -p "$stage/root/khyve/bin"
   install -m 755 "$HERE/host-init" "$stage/root/init"
   install -m 644 "$script" "$stage/root/khyve/scenario.sh"

@@ -191,6 +191,38 @@ kvm_mp_state KvmVcpu::get_mp_state() const {
     return s;
 }
 
+kvm_fpu KvmVcpu::get_fpu() const {
+    kvm_fpu f{};
+    KHYVE_VCPU_IOCTL(KVM_GET_FPU, &f, "KVM_GET_FPU");
+    return f;
+}
+
+uint64_t KvmVcpu::get_msr(uint32_t index) const {
+    kvm_abi::FlexArg<kvm_msr_entry> m(1);
+    m.entries()[0].index = index;
+    if (::ioctl(fd_.get(), kvm_abi::kGetMsrs, m.arg()) != 1)
+        throw Error("KVM_GET_MSRS: MSR " + std::to_string(index) + " unreadable");
+    return m.entries()[0].data;
+}
+
+void KvmVcpu::set_msr(uint32_t index, uint64_t value) {
+    kvm_msr_entry e{};
+    e.index = index;
+    e.data = value;
+    set_msrs({e});
+}
+
+std::optional<uint64_t> KvmVcpu::translate(uint64_t gva) const {
+    kvm_translation t{};
+    t.linear_address = gva;
+    if (::ioctl(fd_.get(), KVM_TRANSLATE, &t) < 0 || !t.valid) return std::nullopt;
+    return t.physical_address;
+}
+
+void KvmVcpu::set_guest_debug(const kvm_guest_debug& d) {
+    KHYVE_VCPU_IOCTL(KVM_SET_GUEST_DEBUG, &d, "KVM_SET_GUEST_DEBUG");
+}
+
 int KvmVcpu::stats_fd() const {
 #ifdef KVM_GET_STATS_FD
     return ::ioctl(fd_.get(), KVM_GET_STATS_FD, 0);

@@ -6,6 +6,7 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,13 @@ public:
     kvm_lapic_state get_lapic() const;
     void set_lapic(const kvm_lapic_state& s);
     kvm_mp_state get_mp_state() const;
+    kvm_fpu get_fpu() const;
+    void set_fpu_state(const kvm_fpu& f) { set_fpu(f); }
+    uint64_t get_msr(uint32_t index) const;
+    void set_msr(uint32_t index, uint64_t value);
+    // Guest-virtual to guest-physical through the vCPU's page tables (KVM_TRANSLATE).
+    std::optional<uint64_t> translate(uint64_t gva) const;
+    void set_guest_debug(const kvm_guest_debug& d);
     // KVM's binary statistics file descriptor for this vCPU (-1 if unsupported).
     int stats_fd() const;
 

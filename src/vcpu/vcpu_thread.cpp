@@ -1,5 +1,7 @@
 #include "vcpu/vcpu_thread.h"
 
+#include "trace/probes.h"
+
 #include <sched.h>
 
 #include <csignal>
@@ -35,6 +37,7 @@ void VcpuThread::kick() {
     // a vCPU already inside it.
     vcpu_.run_struct()->immediate_exit = 1;
     if (running_) pthread_kill(handle_, kKickSignal);
+    if (observer_) observer_->kicked();
 }
 
 void VcpuThread::join() {
@@ -92,6 +95,10 @@ void VcpuThread::loop() {
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
     kvm_run* run = vcpu_.run_struct();
     while (!lifecycle_.stopping()) {
+        if (observer_) {
+            observer_->before_run(vcpu_.id(), [this] { serve_requests(); });
+            if (lifecycle_.stopping()) break;
+        }
         int r = vcpu_.run();
         if (r == -EINTR || r == -EAGAIN) {
             run->immediate_exit = 0;
@@ -104,9 +111,15 @@ void VcpuThread::loop() {
         }
         counters_.exits++;
         VcpuExit e = decode_exit(run);
+        KHYVE_PROBE_VM_EXIT(vcpu_.id(), run->exit_reason);
+        if (e.kind == VcpuExit::Kind::Debug && observer_) {
+            observer_->debug_exit(vcpu_);
+            continue;
+        }
         if (e.kind == VcpuExit::Kind::Io) counters_.io++;
         else if (e.kind == VcpuExit::Kind::Mmio) counters_.mmio++;
         ExitResult res = handler_.handle(e);
+        KHYVE_PROBE_VM_EXIT_RETURN(vcpu_.id(), static_cast<int>(res.action));
         if (res.action != ExitAction::Continue) {
             lifecycle_.stop(std::move(res));
             break;
@@ -117,6 +130,7 @@ void VcpuThread::loop() {
         running_ = false;
     }
     serve_requests();
+    if (observer_) observer_->retired(vcpu_.id());
 }
 
 }  // namespace khyve

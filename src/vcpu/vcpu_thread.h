@@ -20,6 +20,19 @@
 
 namespace khyve {
 
+// An optional observer that may hold the vCPU between two KVM_RUNs (a
+// debugger) and takes KVM_EXIT_DEBUG exits. Called on the vCPU's thread.
+class VcpuObserver {
+public:
+    virtual ~VcpuObserver() = default;
+    // Before each KVM_RUN; may block, calling serve() now and then so that
+    // run_on_vcpu() requests are answered while the vCPU is held.
+    virtual void before_run(unsigned vcpu, const std::function<void()>& serve) = 0;
+    virtual void retired(unsigned vcpu) = 0;
+    virtual void debug_exit(KvmVcpu& vcpu) = 0;
+    virtual void kicked() = 0;
+};
+
 struct VcpuCounters {
     std::atomic<uint64_t> exits{0}, io{0}, mmio{0}, kicks{0};
 };
@@ -35,6 +48,7 @@ public:
 
     // Host CPUs this vCPU's thread may run on (-p); empty = any.
     void set_affinity(std::vector<unsigned> host_cpus) { affinity_ = std::move(host_cpus); }
+    void set_observer(VcpuObserver* o) { observer_ = o; }
     void start();
     void kick();
     void join();
@@ -59,6 +73,7 @@ private:
     std::deque<std::pair<std::function<void(KvmVcpu&)>, std::promise<void>>> requests_;
     VcpuCounters counters_;
     std::vector<unsigned> affinity_;
+    VcpuObserver* observer_ = nullptr;
 };
 
 }  // namespace khyve

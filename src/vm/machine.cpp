@@ -36,6 +36,7 @@
 #include "vcpu/exit_handler.h"
 #include "vcpu/vcpu_thread.h"
 #include "vm/layout.h"
+#include "vm/gdb_glue.h"
 #include "vm/lifecycle.h"
 #include "vm/pci_devices.h"
 
@@ -98,6 +99,7 @@ struct Machine::Impl {
     std::vector<KvmStats> vcpu_stats;
     std::unique_ptr<ExitHandler> handler;
     std::vector<std::unique_ptr<VcpuThread>> threads;
+    std::unique_ptr<GdbGlue> gdb;  // after threads: destroyed before them
     std::unique_ptr<ControlServer> control_server;
     bool power_button_pressed = false;
 
@@ -351,6 +353,23 @@ int Machine::Impl::run() {
         t->set_affinity(std::move(cpus));
         threads.push_back(std::move(t));
     }
+    if (cfg.gdb_port) {
+        gdb::KvmDebugCaps caps{static_cast<uint32_t>(std::max(0, kvm.check_extension(KVM_CAP_SET_GUEST_DEBUG2)))};
+        gdb = std::make_unique<GdbGlue>(threads, mem, caps);
+        for (auto& t : threads) t->set_observer(gdb.get());
+        gdb->listen(cfg.gdb_address, cfg.gdb_port,
+                    [this] { lifecycle.stop({ExitAction::PowerOff, "killed by gdb"}); });
+        if (cfg.gdb_wait) {
+            std::fprintf(stderr, "bhyve: waiting for gdb on %s:%u\r\n", cfg.gdb_address.c_str(), cfg.gdb_port);
+            while (!gdb->wait_for_attach(std::chrono::milliseconds(100))) {
+                signalfd_siginfo si;
+                if (::read(sigfd.get(), &si, sizeof si) == ssize_t(sizeof si)) {
+                    terminal_restore_all();
+                    return exit_status_for(ExitAction::PowerOff);
+                }
+            }
+        }
+    }
     for (auto& t : threads) t->start();
     control_server = std::make_unique<ControlServer>(vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control(r); });
 
@@ -363,12 +382,13 @@ int Machine::Impl::run() {
         while (::read(sigfd.get(), &si, sizeof si) == ssize_t(sizeof si))
             request_poweroff(si.ssi_signo == SIGINT ? "SIGINT" : si.ssi_signo == SIGHUP ? "SIGHUP" : "SIGTERM");
         auto now = std::chrono::steady_clock::now();
-        if (now - last_halt_check > std::chrono::milliseconds(500)) {
+        if (now - last_halt_check > std::chrono::milliseconds(500) && !(gdb && gdb->paused())) {
             last_halt_check = now;
             if (all_vcpus_halted()) lifecycle.stop({ExitAction::Halt, "guest halted"});
         }
     }
     control_server.reset();
+    if (gdb) gdb->shutdown();
     for (auto& t : threads) t->join();
     for (auto& c : coms)
         if (c.backend) c.backend->stop();

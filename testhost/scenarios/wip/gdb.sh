@@ -1,0 +1,57 @@
+# khyve-testhost-tools: gdb
+# Debian's gdb against a running guest through bhyve -G: read linux_banner at
+# its System.map address (the guest runs with nokaslr) and compare it with the
+# guest's /proc/version, break on the sync syscall, hit it, continue; the guest
+# then powers off normally.
+. "$KHYVE_LIB"
+
+banner=$(awk '$3 == "linux_banner" {print $1}' "$KIT/cloud/System.map")
+syncfn=$(awk '$3 == "__x64_sys_sync" {print $1}' "$KIT/cloud/System.map")
+[ -n "$banner" ] && [ -n "$syncfn" ] && pass system-map || fail system-map "symbols missing"
+
+bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
+	-e cmdline="console=ttyS0 quiet nokaslr khyve.script=gdbtarget" vm1
+bhyve -A -H -c 2 -m 256 -G 127.0.0.1:1234 -s 0:0,hostbridge -s 31,lpc -l com1,stdio vm1 \
+	>vm1.log 2>&1 </dev/null &
+pid=$!
+i=0
+while ! grep -q KHYVE-GDB-READY vm1.log && [ $i -lt 1500 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q KHYVE-GDB-READY vm1.log && pass guest-ready || fail guest-ready "no KHYVE-GDB-READY"
+
+# gdb reads no terminal (stdin /dev/null) and is watched by a background
+# timer rather than timeout(1), whose watcher process gdb would see as a child.
+gdb -batch -nx \
+	-ex "set architecture i386:x86-64" \
+	-ex "target remote 127.0.0.1:1234" \
+	-ex "info threads" \
+	-ex "x/s 0x$banner" \
+	-ex "break *0x$syncfn" \
+	-ex "continue" \
+	-ex "printf \"KHYVE-GDB-RIP %lx\\n\", \$pc" \
+	-ex "delete" \
+	-ex "detach" </dev/null >gdb.out 2>&1 &
+gdb_pid=$!
+(sleep 120 && kill $gdb_pid 2>/dev/null) &
+watch_pid=$!
+wait $gdb_pid
+rc=$?
+kill $watch_pid 2>/dev/null
+sed 's/^/  gdb> /' gdb.out
+[ $rc -eq 0 ] && pass gdb-session || fail gdb-session "gdb exited $rc"
+want=$(sed -n 's/.*KHYVE-GUEST-VERSION \(Linux version [^\r]*\).*/\1/p' vm1.log | head -n 1 | cut -c1-60)
+if [ -n "$want" ] && grep -F "$want" gdb.out >/dev/null; then
+	pass linux-banner-matches-proc-version
+else
+	fail linux-banner-matches-proc-version "guest says '$want'"
+fi
+expect_in_file two-threads gdb.out 'Thread 2'
+expect_in_file breakpoint-hit gdb.out "KHYVE-GDB-RIP 0*${syncfn#0x}"
+
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $pid 2>/dev/null && { kill -KILL $pid; fail guest-finished "bhyve still running"; }
+wait $pid
+rc=$?
+[ $rc -eq 1 ] && pass guest-powered-off-after-detach || fail guest-powered-off-after-detach "bhyve exited $rc"
+bhyvectl --vm=vm1 --destroy
+finish
