@@ -1,6 +1,9 @@
 #include "diskboot/ext_fs.h"
 
+// com_err.h has no C++ guards of its own.
+extern "C" {
 #include <et/com_err.h>
+}
 #include <ext2fs/ext2fs.h>
 
 #include <cstring>

@@ -59,8 +59,11 @@ inline void write_file(const std::string& path, const std::string& data) {
 }
 
 inline std::vector<uint8_t> read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    std::vector<uint8_t> data(size_t(in.tellg()));
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(data.data()), std::streamsize(data.size()));
+    return data;
 }
 
 inline int run(const std::vector<std::string>& argv) {
