@@ -382,6 +382,15 @@ TEST_F(DiskbootScan, RandomFilesystemDamageDoesNotCrash) {
     }
 }
 
+TEST(DiskbootImage, MissingImageIsAnError) {
+    try {
+        scan_disk("/nonexistent/disk.img");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "/nonexistent/disk.img: cannot open the disk image: No such file or directory");
+    }
+}
+
 TEST(DiskbootKitImages, MbrAndGptHaveNoKernel) {
     for (const char* name : {"mbr.img", "gpt.img"}) {
         std::string path = std::string("/work/main/.cache/kit/images/") + name;
