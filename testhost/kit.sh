@@ -209,20 +209,52 @@ rm -f "$new/generic/System.map" "$new/generic/config"
 
 # Test disks: the cloud guest's userland on one ext4 partition, MBR and GPT.
 say "disk images"
-make_disk() { # LABEL(dos|gpt) OUT
-  local label=$1 out=$2 stage=$work/disk-$1 start size
-  guest_stage "$stage" "$cloud_root" "$cloud_abi" "${GUEST_MODULES[@]}"
-  echo "KHYVE-DISK-MARKER $label" >"$stage/etc/khyve-marker"
+# partition_and_format LABEL(dos|gpt) STAGE OUT UUID: a 64 MiB disk, one ext4
+# partition from sector 2048 filled from STAGE (mkfs -d: no mount, no root).
+partition_and_format() {
+  local label=$1 stage=$2 out=$3 uuid=$4 start size
   truncate -s 64M "$out"
   printf 'label: %s\nstart=2048, type=L\n' "$label" | sfdisk -q "$out" >/dev/null
   read -r start size < <(sfdisk -d "$out" | sed -n 's/.*start= *\([0-9]*\), size= *\([0-9]*\).*/\1 \2/p')
   truncate -s $((size * 512)) "$work/part.img"
-  E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "khyve-$label" \
-    -U "$( [[ $label == dos ]] && echo 4b687976-6500-4000-8000-000000000001 || echo 4b687976-6500-4000-8000-000000000002)" \
+  E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "khyve-$label" -U "$uuid" \
     -E root_owner=0:0,hash_seed=4b687976-6500-4000-8000-000000000000 \
     -d "$stage" "$work/part.img"
   dd if="$work/part.img" of="$out" bs=512 seek="$start" conv=notrunc,sparse status=none
   rm -f "$work/part.img"
+}
+make_disk() { # LABEL(dos|gpt) OUT
+  local label=$1 out=$2 stage=$work/disk-$1
+  guest_stage "$stage" "$cloud_root" "$cloud_abi" "${GUEST_MODULES[@]}"
+  echo "KHYVE-DISK-MARKER $label" >"$stage/etc/khyve-marker"
+  partition_and_format "$label" "$stage" "$out" \
+    "$( [[ $label == dos ]] && echo 4b687976-6500-4000-8000-000000000001 || echo 4b687976-6500-4000-8000-000000000002)"
+}
+# Bootable disks for bhyveload -d, one per boot-configuration kind: the cloud
+# kernel and guest initramfs in /boot, plus extlinux.conf, a loader entry, or
+# Debian's /vmlinuz and /initrd.img links. Kept out of the test host's base
+# initramfs; scenarios that need them ask run.sh for kit/bootimages.
+make_boot_disk() { # KIND LABEL OUT
+  local kind=$1 label=$2 out=$3 stage=$work/bootdisk-$1
+  local args="console=ttyS0 quiet khyve.script=bootdisk khyve.bootkind=$kind"
+  guest_stage "$stage" "$cloud_root" "$cloud_abi" "${GUEST_MODULES[@]}"
+  mkdir -p "$stage/boot"
+  cp "$new/cloud/vmlinuz" "$stage/boot/vmlinuz-$cloud_abi"
+  cp "$new/cloud/initrd.img" "$stage/boot/initrd.img-$cloud_abi"
+  case $kind in
+  extlinux)
+    mkdir -p "$stage/boot/extlinux"
+    printf 'DEFAULT khyve\nTIMEOUT 10\nLABEL khyve\n  MENU LABEL khyve extlinux\n  LINUX /boot/vmlinuz-%s\n  INITRD /boot/initrd.img-%s\n  APPEND %s\n' \
+      "$cloud_abi" "$cloud_abi" "$args" >"$stage/boot/extlinux/extlinux.conf" ;;
+  bls)
+    mkdir -p "$stage/loader/entries"
+    printf 'title khyve bls\nversion %s\nlinux /boot/vmlinuz-%s\ninitrd /boot/initrd.img-%s\noptions %s\n' \
+      "$cloud_abi" "$cloud_abi" "$cloud_abi" "$args" >"$stage/loader/entries/khyve.conf" ;;
+  debian)
+    ln -s "boot/vmlinuz-$cloud_abi" "$stage/vmlinuz"
+    ln -s "boot/initrd.img-$cloud_abi" "$stage/initrd.img" ;;
+  esac
+  partition_and_format "$label" "$stage" "$out" 4b687976-6500-4000-8000-00000000000b
 }
 make_disk dos "$new/images/mbr.img"
 make_disk gpt "$new/images/gpt.img"
@@ -230,6 +262,10 @@ make_disk gpt "$new/images/gpt.img"
 head -c 4M /dev/zero |
   openssl enc -aes-128-ctr -nosalt -K 6b687976652d6b69742d706174746572 -iv 00000000000000000000000000000000 >"$new/images/pattern.img"
 (cd "$new/images" && sha256sum pattern.img >pattern.sha256)
+mkdir -p "$new/bootimages"
+make_boot_disk extlinux dos "$new/bootimages/extlinux-mbr.img"
+make_boot_disk bls gpt "$new/bootimages/bls-gpt.img"
+make_boot_disk debian dos "$new/bootimages/debian-mbr.img"
 printf '%s\n' "KHYVE-DISK-MARKER dos" >"$new/images/mbr.marker"
 printf '%s\n' "KHYVE-DISK-MARKER gpt" >"$new/images/gpt.marker"
 

@@ -137,6 +137,12 @@ run_testhost() {
     fi
     stage_binary "$path" "khyve/bin/$tool" "$stage/root"
   done
+  # "# khyve-testhost-kit: DIR..." adds kit directories kept out of the base.
+  local kdir
+  for kdir in $(sed -n 's/^# khyve-testhost-kit://p' "$script"); do
+    mkdir -p "$stage/root/kit"
+    cp -a "$KIT/$kdir" "$stage/root/kit/"
+  done
   mkdir -p "$stage/root/khyve/bin"
   install -m 755 "$HERE/host-init" "$stage/root/init"
   install -m 644 "$script" "$stage/root/khyve/scenario.sh"

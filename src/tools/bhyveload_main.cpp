@@ -9,7 +9,14 @@
 #include <map>
 #include <string>
 
+#include <poll.h>
+#include <termios.h>
+
+#include <iostream>
+
 #include "boot/linux_loader.h"
+#include "diskboot/disk_boot.h"
+#include "diskboot/loader_prompt.h"
 #include "common/error.h"
 #include "config/config_values.h"
 #include "vm/memory_split.h"
@@ -84,12 +91,66 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
+int place(const Options& o, const khyve::LinuxBootSpec& spec, khyve::MemorySplit split);
+
+// One second of waiting for a key on a terminal, in non-canonical mode.
+bool wait_key_1s() {
+    termios saved;
+    bool tty = ::tcgetattr(0, &saved) == 0;
+    if (tty) {
+        termios raw = saved;
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO);
+        ::tcsetattr(0, TCSANOW, &raw);
+    }
+    pollfd p{0, POLLIN, 0};
+    bool key = ::poll(&p, 1, 1000) > 0;
+    if (key) {
+        char c;
+        if (::read(0, &c, 1) < 0) key = false;
+    }
+    if (tty) ::tcsetattr(0, TCSANOW, &saved);
+    return key;
+}
+
+// bhyveload -d: the kernel, initrd and command line come from the guest's
+// disk (extlinux, loader entries or Debian's links), through the loader
+// prompt; -e kernel=/initrd= name files inside that filesystem, -e cmdline=
+// replaces the command line.
+void load_from_disk(const Options& o, khyve::LinuxBootSpec& spec) {
+    auto choice = khyve::diskboot::scan_disk(o.disk);
+    for (auto& e : choice.entries) {
+        if (auto it = o.env.find("kernel"); it != o.env.end()) e.kernel_path = it->second;
+        if (auto it = o.env.find("initrd"); it != o.env.end()) {
+            e.initrd_path = it->second;
+            e.extra_initrd_paths.clear();
+        }
+        if (auto it = o.env.find("cmdline"); it != o.env.end()) e.cmdline = it->second;
+    }
+    bool tty = ::isatty(0);
+    khyve::diskboot::PromptIo io{std::cin, std::cout, tty ? std::function<bool()>(wait_key_1s) : nullptr,
+                                 [&](unsigned part, const std::string& path) {
+                                     return khyve::diskboot::list_guest_dir(o.disk, part, path);
+                                 }};
+    int countdown = choice.timeout_seconds >= 0 ? choice.timeout_seconds : 3;
+    auto outcome = khyve::diskboot::run_loader_prompt(choice, io, tty ? countdown : -1);
+    if (!outcome.boot) throw Error("quit at the loader prompt: nothing loaded");
+    auto boot = khyve::diskboot::load_boot_entry(o.disk, outcome.entry);
+    spec.kernel = std::move(boot.kernel);
+    spec.initrd = std::move(boot.initrd);
+    spec.cmdline = boot.cmdline;
+}
+
 int run(int argc, char** argv) {
     Options o = parse(argc, argv);
     khyve::VmObject::check_name(o.name);
-    if (!o.disk.empty())
-        throw Error("-d: reading the kernel from a disk image is not supported yet; use -h DIR -e "
-                    "kernel=PATH [-e initrd=PATH] [-e cmdline=...]");
+    auto split = khyve::split_memory(o.memory.value_or(256ull << 20), o.highmem);
+    khyve::LinuxBootSpec spec;
+    spec.lowmem = split.lowmem;
+    spec.highmem = split.highmem;
+    if (!o.disk.empty()) {
+        load_from_disk(o, spec);
+        return place(o, spec, split);
+    }
     auto kernel_it = o.env.find("kernel");
     if (kernel_it == o.env.end())
         throw Error("no kernel given: use -h DIR -e kernel=PATH (or -e kernel=/abs/path)");
@@ -97,15 +158,15 @@ int run(int argc, char** argv) {
         if (k != "kernel" && k != "initrd" && k != "cmdline")
             std::fprintf(stderr, "bhyveload: ignoring unknown variable %s\n", k.c_str());
 
-    khyve::LinuxBootSpec spec;
     spec.kernel = read_file(resolve(o.host_dir, kernel_it->second), "kernel");
     if (auto it = o.env.find("initrd"); it != o.env.end() && !it->second.empty())
         spec.initrd = read_file(resolve(o.host_dir, it->second), "initrd");
     if (auto it = o.env.find("cmdline"); it != o.env.end()) spec.cmdline = it->second;
-    auto split = khyve::split_memory(o.memory.value_or(256ull << 20), o.highmem);
-    spec.lowmem = split.lowmem;
-    spec.highmem = split.highmem;
+    return place(o, spec, split);
+}
 
+// Creates (or re-initialises) the VM object and writes the guest into it.
+int place(const Options& o, const khyve::LinuxBootSpec& spec, khyve::MemorySplit split) {
     bool existed = khyve::VmObject::exists(o.name);
     try {
         auto vm = khyve::VmObject::create_or_reinit(o.name, split.lowmem, split.highmem);

@@ -56,7 +56,8 @@ expect4 bhyveload-garbage-kernel 'bzImage|vmlinux' "$bin/bhyveload" -m 256 -e ke
 no_vm_left bhyveload-garbage-kernel
 expect4 bhyveload-bad-flag 'unknown option' "$bin/bhyveload" -Z vm1
 expect4 bhyveload-bad-memory '-m' "$bin/bhyveload" -m 12Q -e kernel=/x vm1
-expect4 bhyveload-disk-not-yet '-d' "$bin/bhyveload" -m 256 -d /tmp/disk.img vm1
+expect4 bhyveload-missing-disk 'cannot open the disk image' "$bin/bhyveload" -m 256 -d /nonexistent/disk.img vm1
+no_vm_left bhyveload-missing-disk
 expect4 bhyvectl-no-vm-flag 'vm' "$bin/bhyvectl" --destroy
 expect4 bhyvectl-unknown-flag 'unknown' "$bin/bhyvectl" --vm=x --frob
 expect4 bhyvectl-missing-vm 'does not exist' "$bin/bhyvectl" --vm=nosuchvm --destroy
