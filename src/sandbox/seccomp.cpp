@@ -82,6 +82,13 @@ const std::vector<int> kPrctlOptions = {
     PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_CAP_AMBIENT,
 };
 
+// Argument comparisons spelled out (the SCMP_A* macros leave datum_b to
+// aggregate initialisation, which clang's -Wmissing-field-initializers flags).
+scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t v) { return {arg, SCMP_CMP_EQ, v, 0}; }
+scmp_arg_cmp arg_masked_eq(unsigned arg, scmp_datum_t mask, scmp_datum_t v) {
+    return {arg, SCMP_CMP_MASKED_EQ, mask, v};
+}
+
 uint32_t scmp_action(FilterAction a) {
     switch (a) {
         case FilterAction::KillProcess: return SCMP_ACT_KILL_PROCESS;
@@ -114,7 +121,7 @@ public:
     void allow_ioctls(const std::vector<unsigned long>& reqs) {
         // The kernel reads the request as an unsigned int: compare the low 32 bits.
         for (unsigned long r : reqs)
-            allow_if(SCMP_SYS(ioctl), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, r & 0xffffffffu));
+            allow_if(SCMP_SYS(ioctl), arg_masked_eq(1, 0xffffffffu, r & 0xffffffffu));
     }
     void load() { check(seccomp_load(ctx_), "load"); }
 
@@ -128,12 +135,12 @@ private:
 void add_base(Filter& f) {
     f.allow(kBase);
     // Memory, never executable: a compromised thread cannot map new code.
-    f.allow_if(SCMP_SYS(mmap), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-    f.allow_if(SCMP_SYS(mprotect), SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+    f.allow_if(SCMP_SYS(mmap), arg_masked_eq(2, PROT_EXEC, 0));
+    f.allow_if(SCMP_SYS(mprotect), arg_masked_eq(2, PROT_EXEC, 0));
     // Signals only within this process (vCPU kicks, abort()).
     const auto self = static_cast<scmp_datum_t>(::getpid());
-    f.allow_if(SCMP_SYS(tgkill), SCMP_A0(SCMP_CMP_EQ, self));
-    for (int o : kPrctlOptions) f.allow_if(SCMP_SYS(prctl), SCMP_A0(SCMP_CMP_EQ, scmp_datum_t(o)));
+    f.allow_if(SCMP_SYS(tgkill), arg_eq(0, self));
+    for (int o : kPrctlOptions) f.allow_if(SCMP_SYS(prctl), arg_eq(0, scmp_datum_t(o)));
     f.allow_ioctls(kBaseIoctls);
 }
 
@@ -148,7 +155,7 @@ void add_vcpu(Filter& f) {
     f.allow_ioctls(kVcpuIoctls);
     // Threads, never processes. clone3 passes its flags in memory the filter
     // cannot read: ENOSYS makes glibc fall back to clone, whose flags it can.
-    f.allow_if(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+    f.allow_if(SCMP_SYS(clone), arg_masked_eq(0, CLONE_THREAD, CLONE_THREAD));
     f.refuse(SCMP_SYS(clone3), ENOSYS);
 }
 
@@ -157,7 +164,7 @@ void add_control(Filter& f) {
     f.allow_ioctls(kControlIoctls);
     // /proc statistics: read-only opens that cannot create or truncate.
     f.allow_if(SCMP_SYS(openat),
-               SCMP_A2(SCMP_CMP_MASKED_EQ, scmp_datum_t(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND), 0));
+               arg_masked_eq(2, scmp_datum_t(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND), 0));
 }
 
 int sys_capset(cap_user_header_t h, cap_user_data_t d) { return int(::syscall(SYS_capset, h, d)); }
