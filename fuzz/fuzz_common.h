@@ -26,6 +26,7 @@ struct FakeRam {
     }
     // Copies bytes into RAM at gpa, clipped to the region that holds gpa.
     void fill(uint64_t gpa, const uint8_t* p, size_t n) {
+        if (n == 0) return;
         for (const auto& r : mem.regions()) {
             if (gpa < r.gpa || gpa >= r.gpa + r.size) continue;
             size_t room = size_t(r.gpa + r.size - gpa);

@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The pure header check first.
     virtio_net::NetHdr h{};
     auto raw = in.ConsumeBytes<uint8_t>(sizeof h);
-    std::memcpy(&h, raw.data(), raw.size());
+    if (!raw.empty()) std::memcpy(&h, raw.data(), raw.size());
     const uint64_t features = in.ConsumeIntegral<uint64_t>();
     (void)virtio_net::tx_header_ok(h, in.ConsumeIntegral<uint32_t>(), features);
     (void)virtio_net::tun_offload_flags(features);
@@ -114,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                   : in.ConsumeIntegralInRange<uint32_t>(10, 1600);
                 virtio_net::NetHdr th{};
                 auto hb = in.ConsumeBytes<uint8_t>(sizeof th);
-                std::memcpy(&th, hb.data(), hb.size());
+                if (!hb.empty()) std::memcpy(&th, hb.data(), hb.size());
                 uint32_t total = uint32_t(sizeof th) + frame;
                 if (total > kRam - kData) break;
                 uint64_t gpa = alloc(total);
@@ -153,7 +153,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                               : in.ConsumeIntegralInRange<uint32_t>(0, 1600);
                 pkt.assign(n, 0x42);
                 auto head = in.ConsumeBytes<uint8_t>(std::min<uint32_t>(n, 32));
-                std::memcpy(pkt.data(), head.data(), head.size());
+                if (!head.empty()) std::memcpy(pkt.data(), head.data(), head.size());
                 if (::send(peer.get(), pkt.data(), pkt.size(), MSG_DONTWAIT) < 0) break;
                 worker.run(dev.port().fd());
                 break;
