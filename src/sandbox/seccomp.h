@@ -20,6 +20,9 @@
 //   futex set_robust_list rseq sched_yield
 //                                    mutexes, condition variables, joins,
 //                                    std::future (run_on_vcpu), thread start
+//   sigaltstack sched_getaffinity    thread start/exit under ASan, and
+//                                    pthread_getattr_np (both only read or
+//                                    set the calling thread's own state)
 //   nanosleep clock_nanosleep clock_gettime gettimeofday clock_getres
 //                                    timed waits; clock_gettime is a syscall when
 //                                    the clocksource has no vDSO (nested KVM)
