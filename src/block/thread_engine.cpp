@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "block/io_engine.h"
+#include "sandbox/seccomp.h"
 
 namespace khyve {
 
@@ -63,6 +64,7 @@ public:
 
 private:
     void run() {
+        enter_thread_sandbox(ThreadKind::DeviceIo);
         std::unique_lock lk(mu_);
         for (;;) {
             cv_.wait(lk, [this] { return stop_ || !queue_.empty(); });

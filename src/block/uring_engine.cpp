@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "block/io_engine.h"
+#include "sandbox/seccomp.h"
 
 namespace khyve {
 namespace {
@@ -95,6 +96,7 @@ private:
     }
 
     void reap() {
+        enter_thread_sandbox(ThreadKind::DeviceIo);
         for (;;) {
             io_uring_cqe* cqe = nullptr;
             int r = io_uring_wait_cqe(&ring_, &cqe);

@@ -1,4 +1,5 @@
 #include "ctl/control_server.h"
+#include "sandbox/seccomp.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -81,6 +82,7 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::loop() {
+    enter_thread_sandbox(ThreadKind::Control);
     for (;;) {
         pollfd p[2] = {{listen_.get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
         if (::poll(p, 2, -1) < 0) {

@@ -1,4 +1,5 @@
 #include "devices/console_stdio.h"
+#include "sandbox/seccomp.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -134,6 +135,7 @@ void ConsoleBackend::stop() {
 }
 
 void ConsoleBackend::run(Uart16550* uart) {
+    enter_thread_sandbox(ThreadKind::DeviceIo);
     std::array<uint8_t, 256> buf;
     size_t have = 0;
     size_t off = 0;

@@ -1,5 +1,11 @@
 #include "sandbox/seccomp.h"
 
+#include <csignal>
+#include <ctime>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/if_tun.h>
@@ -57,6 +63,7 @@ const std::vector<int> kControl = {
     SCMP_SYS(lseek), SCMP_SYS(pread64),
     SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rmdir),
     SCMP_SYS(epoll_ctl), SCMP_SYS(io_uring_enter),
+    SCMP_SYS(flock),  // -D: destroying the VM object takes its lock
 };
 
 // ioctl request numbers, as the code really issues them (flex-array ones
@@ -68,6 +75,8 @@ const std::vector<unsigned long> kVcpuIoctls = {
     KVM_SET_SREGS, KVM_GET_LAPIC,    KVM_SET_LAPIC,    KVM_GET_MP_STATE,
     KVM_SET_MP_STATE, kvm_abi::kSetGsiRouting, KVM_IRQFD, KVM_IOEVENTFD,
     TUNSETOFFLOAD,
+    // the gdb stub (-g/-G) reads and steers a vCPU from its own thread
+    KVM_GET_FPU, KVM_SET_FPU, KVM_SET_GUEST_DEBUG, KVM_TRANSLATE, kvm_abi::kGetMsrs,
 };
 const std::vector<unsigned long> kControlIoctls = {
     KVM_IRQ_LINE, KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_MP_STATE,
@@ -94,6 +103,7 @@ uint32_t scmp_action(FilterAction a) {
         case FilterAction::KillProcess: return SCMP_ACT_KILL_PROCESS;
         case FilterAction::Eperm: return SCMP_ACT_ERRNO(EPERM);
         case FilterAction::Log: return SCMP_ACT_LOG;
+        case FilterAction::Trap: return SCMP_ACT_TRAP;
     }
     return SCMP_ACT_KILL_PROCESS;
 }
@@ -224,12 +234,57 @@ std::optional<SandboxMode> parse_sandbox_mode(std::string_view text) {
 void set_sandbox_mode(SandboxMode mode) { g_mode = mode; }
 SandboxMode sandbox_mode() { return g_mode; }
 
+namespace {
+
+thread_local const char* t_kind = "?";
+
+// A refused syscall is a VMM bug: say which one, on one line, and stop with
+// bhyve's error status (async-signal-safe: no stdio).
+void on_sigsys(int, siginfo_t* si, void*) {
+    char msg[160] = "bhyve: seccomp refused syscall ";
+    size_t n = std::strlen(msg);
+    char digits[16];
+    int nr = si->si_syscall, k = 0;
+    do {
+        digits[k++] = char('0' + nr % 10);
+        nr /= 10;
+    } while (nr > 0 && k < 15);
+    while (k > 0) msg[n++] = digits[--k];
+    const char* kind = t_kind;
+    const char in[] = " in a ";
+    std::memcpy(msg + n, in, sizeof in - 1);
+    n += sizeof in - 1;
+    for (; *kind && n < 60; ++kind) msg[n++] = *kind;
+    const char tail[] = " thread (a khyve bug: run with -o khyve.seccomp=false meanwhile)\n";
+    std::memcpy(msg + n, tail, sizeof tail - 1);
+    n += sizeof tail - 1;
+    if (::write(2, msg, n) < 0) { /* nothing more to do */ }
+    ::_exit(kExitError);
+}
+
+}  // namespace
+
 void enter_thread_sandbox(ThreadKind kind) noexcept {
     const SandboxMode mode = g_mode;
     if (mode == SandboxMode::Off) return;
     const FilterAction action = mode == SandboxMode::Eperm ? FilterAction::Eperm
                                 : mode == SandboxMode::Log ? FilterAction::Log
-                                                           : FilterAction::KillProcess;
+                                                           : FilterAction::Trap;
+    // glibc gives a thread its malloc arena on its first allocation and
+    // reads /sys/devices/system/cpu/online to size the arena list then:
+    // allocate once before the filter forbids open().
+    t_kind = kind == ThreadKind::Vcpu ? "vCPU" : kind == ThreadKind::DeviceIo ? "device I/O" : "control";
+    void* volatile warm = std::malloc(64);
+    std::free(warm);
+    // gmtime_r()/localtime_r() read /etc/localtime the first time (the RTC
+    // calls them on a vCPU thread): load it now.
+    ::tzset();
+    if (action == FilterAction::Trap) {
+        struct sigaction sa {};
+        sa.sa_sigaction = on_sigsys;
+        sa.sa_flags = SA_SIGINFO;
+        ::sigaction(SIGSYS, &sa, nullptr);
+    }
     try {
         drop_privileges();
         install_thread_filter(kind, action);

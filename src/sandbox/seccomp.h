@@ -99,6 +99,7 @@ enum class FilterAction {
     KillProcess,  // SIGSYS to the whole process: the default in production
     Eperm,        // the call fails with EPERM (debugging, tests)
     Log,          // allowed but logged by the kernel audit (finding what's missing)
+    Trap,         // SIGSYS to the thread: bhyve names the syscall on one line, exits 4
 };
 
 // Whether this kernel can load filters with the kill-process action.

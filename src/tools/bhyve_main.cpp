@@ -10,6 +10,7 @@
 #include "config/machine_config.h"
 #include "devices/console_stdio.h"
 #include "kvm/kvm.h"
+#include "sandbox/seccomp.h"
 #include "vm/machine.h"
 #include "vm/memory_split.h"
 #include "vm/vm_object.h"
@@ -33,6 +34,18 @@ int run(int argc, char** argv) {
         return 1;
     }
     auto cfg = khyve::MachineConfig::from_tree(args.tree);
+
+    // Syscall filters per thread kind, on unless -o khyve.seccomp=false.
+    if (cfg.seccomp && !khyve::seccomp_supported())
+        throw khyve::Error("this kernel has no seccomp filters: run with -o khyve.seccomp=false");
+    khyve::set_sandbox_mode(cfg.seccomp ? khyve::SandboxMode::Kill : khyve::SandboxMode::Off);
+    // KHYVE_SECCOMP=log|eperm|kill|false: for finding a missing syscall (log
+    // reports to the kernel's audit log instead of killing).
+    if (const char* m = std::getenv("KHYVE_SECCOMP"); cfg.seccomp && m && *m) {
+        auto mode = khyve::parse_sandbox_mode(m);
+        if (!mode) throw khyve::Error(std::string("KHYVE_SECCOMP: unknown mode '") + m + "'");
+        khyve::set_sandbox_mode(*mode);
+    }
 
     // The manual's "kldload vmm": is there a KVM that can run guests?
     auto kvm = khyve::KvmSystem::open();

@@ -1,4 +1,5 @@
 #include "vcpu/vcpu_thread.h"
+#include "sandbox/seccomp.h"
 
 #include "trace/probes.h"
 
@@ -89,6 +90,8 @@ void VcpuThread::loop() {
         if (::sched_setaffinity(0, sizeof set, &set) < 0)
             std::fprintf(stderr, "bhyve: cannot pin vCPU %u: %s\n", vcpu_.id(), std::strerror(errno));
     }
+    // After everything the filter forbids (pinning above).
+    enter_thread_sandbox(ThreadKind::Vcpu);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, kKickSignal);

@@ -1,4 +1,5 @@
 #include "virtio/virtio_pci.h"
+#include "sandbox/seccomp.h"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -143,6 +144,7 @@ public:
 
 private:
     void run() {
+        enter_thread_sandbox(ThreadKind::DeviceIo);
         epoll_event evs[16];
         while (!halted_) {
             int n = ::epoll_wait(ep_.get(), evs, 16, -1);

@@ -36,6 +36,7 @@
 #include "vcpu/exit_handler.h"
 #include "vcpu/vcpu_thread.h"
 #include "vm/layout.h"
+#include "sandbox/seccomp.h"
 #include "vm/gdb_glue.h"
 #include "vm/lifecycle.h"
 #include "vm/pci_devices.h"
@@ -371,8 +372,10 @@ int Machine::Impl::run() {
         }
     }
     for (auto& t : threads) t->start();
+    // Every thread exists now; the main thread narrows itself last.
     control_server = std::make_unique<ControlServer>(vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control(r); });
 
+    enter_thread_sandbox(ThreadKind::Control);
     std::optional<ExitResult> verdict;
     auto last_halt_check = std::chrono::steady_clock::now();
     while (!(verdict = lifecycle.wait_for(std::chrono::milliseconds(0)))) {

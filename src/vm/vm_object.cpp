@@ -75,8 +75,11 @@ std::vector<std::string> VmObject::list() {
     return names;
 }
 
-Fd VmObject::take_lock(const std::string& dir, const std::string& name) {
-    Fd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+Fd VmObject::take_lock(const std::string& dir, const std::string& name, bool create) {
+    // flock() works on a read-only descriptor: destroy needs no write access
+    // (and the sandboxed bhyve main thread may only open read-only).
+    Fd fd(create ? ::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)
+                 : ::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) throw sys_error("cannot open the lock of VM " + name);
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK) throw Error("VM " + name + " is in use by another process");
@@ -156,7 +159,7 @@ void VmObject::destroy(const std::string& name) {
     check_name(name);
     std::string dir = vm_path(name);
     if (!exists(name)) throw Error("VM " + name + " does not exist");
-    Fd lock = take_lock(dir, name);
+    Fd lock = take_lock(dir, name, /*create=*/false);
     for (const char* leaf : {"mem", "vm.conf", "vm.conf.new", "boot", "boot.new", "ctl", "lock"})
         ::unlink((dir + "/" + leaf).c_str());
     if (::rmdir(dir.c_str()) < 0) throw sys_error("cannot remove " + dir);

@@ -60,7 +60,7 @@ public:
 
 private:
     VmObject() = default;
-    static Fd take_lock(const std::string& dir, const std::string& name);
+    static Fd take_lock(const std::string& dir, const std::string& name, bool create = true);
     std::string name_;
     uint64_t lowmem_ = 0, highmem_ = 0;
     Fd lock_;
