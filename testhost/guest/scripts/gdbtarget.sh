@@ -4,7 +4,7 @@
 echo "KHYVE-GUEST-VERSION $(cat /proc/version)"
 echo "KHYVE-GDB-READY"
 i=0
-while [ $i -lt 120 ] && [ ! -e /tmp/stop ]; do
+while [ $i -lt 60 ] && [ ! -e /tmp/stop ]; do
 	sync
 	sleep 0.5
 	i=$((i + 1))

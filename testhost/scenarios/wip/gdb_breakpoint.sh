@@ -1,4 +1,6 @@
 # khyve-testhost-tools: gdb
+# Needs hardware KVM (direct mode): under the TCG test host, QEMU 7.2 does not
+# deliver the guest's int3 to kvm-amd as a #BP intercept, so the guest takes it.
 # Debian's gdb against a running guest through bhyve -G: read linux_banner at
 # its System.map address (the guest runs with nokaslr) and compare it with the
 # guest's /proc/version, break on the sync syscall, hit it, continue; the guest
