@@ -1,0 +1,3 @@
+# Boot benchmark: stay up (idle) until khyve-bench has read the VMM's memory
+# figures and killed the VMM.
+sleep 600
