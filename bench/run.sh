@@ -3,8 +3,12 @@
 # qemu-system-x86_64 staged next to khyve, then prints a table of medians.
 #
 #   bench/run.sh [--build DIR] [--runs N] [--tests "boot blk net"] [--secs S]
-#                [--mib M] [--timeout SEC] [--raw FILE]
+#                [--mib M] [--nc-mib M] [--timeout SEC] [--raw FILE] [--scenario FILE]
 #
+# --scenario FILE runs another test-host script in the same staging (e.g.
+# bench/profile_boot.sh); its whole console log is in the log file.
+# --nc-mib M adds busybox nc transfers of M MiB each way (as the virtio_net
+# scenario does) to the net test.
 # Like testhost/run.sh's test-host mode, plus: qemu-system-x86_64 with its
 # shared libraries and firmware, the static tool khyve-bench (built here from
 # bench/khyve-bench.c), brd.ko for a RAM disk, and a guest initramfs that is
@@ -24,7 +28,7 @@ CACHE=${KHYVE_CACHE:-$ROOT/.cache}
 KIT=$CACHE/kit
 
 usage() {
-  echo "usage: $0 [--build DIR] [--runs N] [--tests LIST] [--secs S] [--mib M] [--timeout SEC] [--raw FILE]" >&2
+  echo "usage: $0 [--build DIR] [--runs N] [--tests LIST] [--secs S] [--mib M] [--nc-mib M] [--timeout SEC] [--raw FILE] [--scenario FILE]" >&2
   exit 2
 }
 
@@ -32,9 +36,11 @@ build=$ROOT/build
 runs=5
 tests="boot blk net"
 secs=5
-mib=64
+mib=256
+ncmib=0
 timeout=1500
 raw=
+scenario=$HERE/scenario.sh
 while (($#)); do
   case $1 in
   --build) build=${2:?}; shift 2 ;;
@@ -42,12 +48,14 @@ while (($#)); do
   --tests) tests=${2:?}; shift 2 ;;
   --secs) secs=${2:?}; shift 2 ;;
   --mib) mib=${2:?}; shift 2 ;;
+  --nc-mib) ncmib=${2:?}; shift 2 ;;
   --timeout) timeout=${2:?}; shift 2 ;;
   --raw) raw=${2:?}; shift 2 ;;
+  --scenario) scenario=${2:?}; shift 2 ;;
   *) usage ;;
   esac
 done
-[[ $runs =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ && $mib =~ ^[1-9][0-9]*$ && $timeout =~ ^[0-9]+$ ]] || usage
+[[ $runs =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ && $mib =~ ^[1-9][0-9]*$ && $ncmib =~ ^[0-9]+$ && $timeout =~ ^[0-9]+$ ]] || usage
 build=$(cd "$build" && pwd)
 for t in bhyve bhyveload bhyvectl; do
   [[ -x $build/$t ]] || { echo "bench: $build/$t missing (build first)" >&2; exit 2; }
@@ -107,7 +115,7 @@ ln -s /kit/cloud/vmlinuz "$stage/root/bench/guest/vmlinuz"
 } >"$stage/root/bench/guest/initrd.img"
 
 install -m 755 "$ROOT/testhost/host-init" "$stage/root/init"
-install -m 644 "$HERE/scenario.sh" "$stage/root/khyve/scenario.sh"
+install -m 644 "$scenario" "$stage/root/khyve/scenario.sh"
 install -m 644 "$ROOT/testhost/lib.sh" "$stage/root/khyve/lib.sh"
 {
   cat "$KIT/env"
@@ -121,6 +129,7 @@ install -m 644 "$ROOT/testhost/lib.sh" "$stage/root/khyve/lib.sh"
   echo "BENCH_TESTS='$tests'"
   echo "BENCH_SECS=$secs"
   echo "BENCH_MIB=$mib"
+  echo "BENCH_NCMIB=$ncmib"
 } >"$stage/root/khyve/env"
 (cd "$stage/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$stage/run.cpio"
 cat "$KIT/testhost/base.cpio" "$stage/run.cpio" >"$stage/initrd.cpio"

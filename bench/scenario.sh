@@ -6,14 +6,15 @@
 #
 # Environment (from /khyve/env): BENCH_RUNS, BENCH_TESTS (boot blk net),
 # BENCH_SECS (per timed phase), BENCH_MIB (sequential block I/O size),
-# BENCH_SETTLE (idle seconds after boot before reading smaps).
+# BENCH_SETTLE (idle seconds after boot before reading smaps), BENCH_NCMIB.
 . "$KHYVE_LIB"
 
 runs=${BENCH_RUNS:-5}
 tests=${BENCH_TESTS:-boot blk net}
 secs=${BENCH_SECS:-5}
-mib=${BENCH_MIB:-64}
+mib=${BENCH_MIB:-256}
 settle=${BENCH_SETTLE:-3}
+ncmib=${BENCH_NCMIB:-0} # > 0: also busybox nc, this many MiB each way
 G=/bench/guest # vmlinuz (the kit's cloud kernel) and the kit's initrd + bench files
 base="console=ttyS0 quiet"
 qemu_common="-enable-kvm -cpu host -m 256 -nographic -nodefaults -serial stdio -kernel $G/vmlinuz -initrd $G/initrd.img"
@@ -52,7 +53,7 @@ bench_boot() {
 			qemu-microvm) cmd="exec qemu-system-x86_64 -M microvm,x-option-roms=off,rtc=off $qemu_common -append '$cl'" ;;
 			esac
 			r=$(khyve-bench boot --settle "$settle" --ram-mib 256 --timeout 120 --log "boot-$vmm-$i.log" -- sh -c "$cmd")
-			result boot "$vmm" $i "$r" "boot-$vmm-$i.log"
+			result boot "$vmm" $i "$r $(guest_figure "boot-$vmm-$i.log" BENCH-GUEST-KERNEL)" "boot-$vmm-$i.log"
 			[ $vmm = khyve ] && bhyvectl --vm=bench --destroy
 		done
 		i=$((i + 1))
@@ -92,7 +93,9 @@ bench_net() {
 	tunctl -t tap0 >/dev/null || { fail bench-net "tunctl -t tap0 failed"; return; }
 	ip addr add 192.168.100.1/24 dev tap0
 	ip link set tap0 up
-	cl="$base khyve.script=bench_net khyve.secs=$secs"
+	cl="$base khyve.script=bench_net khyve.secs=$secs khyve.ncmib=$ncmib"
+	head -c $((ncmib * 1048576)) /dev/zero >to_guest.bin
+	mkfifo hold
 	i=1
 	while [ $i -le "$runs" ]; do
 		for vmm in khyve qemu-pc; do
@@ -107,11 +110,22 @@ bench_net() {
 			recv=$!
 			khyve-bench tcp-send --retry 240 192.168.100.2 5002 "$secs" >h2g-send.txt 2>&1 &
 			send=$!
+			if [ "$ncmib" -gt 0 ]; then
+				nc -l -p 5003 <>hold >from_guest.bin &
+				ncrecv=$!
+				nc -l -p 5004 <to_guest.bin &
+				ncsend=$!
+			fi
 			timeout -s KILL 300 sh -c "$cmd" </dev/null >"$log" 2>&1
-			kill $recv $send 2>/dev/null
-			wait $recv $send 2>/dev/null
+			kill $recv $send $ncrecv $ncsend 2>/dev/null
+			wait $recv $send $ncrecv $ncsend 2>/dev/null
+			rm -f from_guest.bin
 			result net-g2h $vmm $i "$(cat g2h.txt)" "$log"
 			result net-h2g $vmm $i "$(guest_figure "$log" BENCH-NET-H2G)" "$log"
+			if [ "$ncmib" -gt 0 ]; then
+				result net-nc-g2h $vmm $i "$(guest_figure "$log" BENCH-NET-NC-G2H)" "$log"
+				result net-nc-h2g $vmm $i "$(guest_figure "$log" BENCH-NET-NC-H2G)" "$log"
+			fi
 			# khyve's device counters, when it prints them on exit.
 			grep -i 'virtio-net' "$log" | tr -d '\r' | sed 's/^/  net-log: /'
 			[ $vmm = khyve ] && bhyvectl --vm=bench --destroy

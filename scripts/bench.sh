@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # khyve against QEMU, side by side in the test host: builds khyve (Release, in
 # build-bench/), prepares the guest kit, runs bench/run.sh (alternating khyve
-# and QEMU runs) and prints a table of medians and ratios.
+# and QEMU runs; bench/run.sh prepares the kit) and prints a table of medians and ratios.
 #
 #   scripts/bench.sh [--runs N] [--tests "boot blk net"] [--secs S] [--mib M]
 #
@@ -15,5 +15,4 @@ build=${KHYVE_BENCH_BUILD:-$ROOT/build-bench}
 bash scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "${KHYVE_JOBS:-2}" --target bhyve bhyveload bhyvectl
-bash testhost/kit.sh
 exec bench/run.sh --build "$build" "$@"
