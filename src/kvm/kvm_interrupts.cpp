@@ -79,6 +79,11 @@ void KvmInterrupts::drop_route(unsigned gsi) {
     if (msi_.erase(gsi)) commit_locked();
 }
 
+void KvmInterrupts::apply_default_routes() {
+    std::lock_guard lk(mu_);
+    commit_locked();
+}
+
 void KvmInterrupts::commit_locked() {
     // KVM_SET_GSI_ROUTING replaces the whole table, so the default PIC/IOAPIC
     // routes KVM_CREATE_IRQCHIP set up are restated first.
@@ -87,9 +92,14 @@ void KvmInterrupts::commit_locked() {
         kvm_irq_routing_entry e{};
         e.gsi = gsi;
         e.type = KVM_IRQ_ROUTING_IRQCHIP;
-        e.u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
-        e.u.irqchip.pin = gsi;
-        entries.push_back(e);
+        // The in-kernel PIT raises GSI 0; on a PC that arrives at IOAPIC pin 2
+        // (the MADT's override and the MP table say so), and pin 2 has no ISA
+        // source of its own.
+        if (gsi != 2) {
+            e.u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+            e.u.irqchip.pin = gsi == 0 ? 2 : gsi;
+            entries.push_back(e);
+        }
         if (gsi < 16 && gsi != 2) {
             e.u.irqchip.irqchip = gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
             e.u.irqchip.pin = gsi % 8;

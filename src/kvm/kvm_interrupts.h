@@ -22,6 +22,9 @@ public:
     bool add_ioeventfd(uint64_t addr, unsigned len, bool pio, int fd) override;
     void remove_ioeventfd(uint64_t addr, unsigned len, bool pio, int fd) override;
 
+    // Installs the PC routing (PIT on IOAPIC pin 2) before the guest runs.
+    void apply_default_routes();
+
     // Called by routes (under no lock of theirs).
     void set_route(unsigned gsi, uint64_t address, uint32_t data);
     void drop_route(unsigned gsi);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "acpi/acpi.h"
+#include "acpi/mptable.h"
 #include "boot/boot_state.h"
 #include "bus/bus.h"
 #include "common/error.h"
@@ -83,6 +84,9 @@ uint64_t thread_runtime_ns(pid_t tid) {
 
 }  // namespace
 
+// Linux scans 0xF0000-0xFFFFF for the MP floating pointer.
+constexpr uint64_t kMpTableBase = 0xF0000;
+
 struct Machine::Impl {
     const KvmSystem& kvm;
     MachineConfig cfg;
@@ -112,6 +116,7 @@ struct Machine::Impl {
     void build_legacy();
     void build_pci();
     void build_acpi();
+    void build_mptable_blob();
     void build_vcpus();
     int run();
     void request_poweroff(const char* why);
@@ -123,10 +128,12 @@ struct Machine::Impl {
 
 void Machine::Impl::build() {
     kvm_vm.setup_x86_irqchip();
+    irq.apply_default_routes();
     build_memory();
     build_legacy();
     build_pci();
     if (cfg.acpi) build_acpi();
+    if (cfg.mptable) build_mptable_blob();
     build_vcpus();
 }
 
@@ -215,10 +222,23 @@ void Machine::Impl::build_acpi() {
     }
     a.i8042 = true;
     auto blob = build_acpi_tables(a, layout::kAcpiBase);
+    if (layout::kAcpiBase + blob.size() > kMpTableBase)
+        throw Error("the ACPI tables overlap the MP table");
     if (!mem.write(layout::kAcpiBase, blob.data(), blob.size()))
         throw Error("guest memory too small for the ACPI tables");
     // Tell the kernel where the RSDP is (boot_params.acpi_rsdp_addr), saving the scan.
     mem.write_obj<uint64_t>(layout::kZeroPage + 0x70, layout::kAcpiBase);
+}
+
+// The MP table tells a guest without ACPI (no -A) about its CPUs and the
+// IOAPIC, as bhyve writes one unless -Y.
+void Machine::Impl::build_mptable_blob() {
+    MpTableConfig m;
+    m.cpus = cfg.cpus;
+    for (const auto& r : pci->irq_routes()) m.pci_routes.push_back({r.slot, r.pin, r.gsi});
+    auto blob = build_mptable(m, kMpTableBase);
+    if (!mem.write(kMpTableBase, blob.data(), blob.size()))
+        throw Error("guest memory too small for the MP table");
 }
 
 void Machine::Impl::build_vcpus() {

@@ -48,6 +48,18 @@ rc=$?
 [ $rc -eq 2 ] && pass halt-exits-2 || fail halt-exits-2 "bhyve exited $rc"
 bhyvectl --vm=vm3 --destroy
 
+# Without -A the MP table tells the guest about both CPUs and the IOAPIC
+# (Debian's generic kernel: the cloud flavour is built without MP tables).
+bhyveload -m 256 -M 0 -h "$KIT/generic" -e kernel=vmlinuz -e initrd=initrd.img \
+	-e cmdline="console=ttyS0 quiet khyve.script=lifecycle khyve.action=halt" vm5
+run_guest vm5.log 180 bhyve -m 256 -M 0 -H -c 2 -s 0:0,hostbridge -S 31,uart,stdio vm5
+rc=$?
+[ $rc -eq 2 ] && pass no-acpi-halt-exits-2 || fail no-acpi-halt-exits-2 "bhyve exited $rc"
+expect_in_file mptable-two-cpus vm5.log 'KHYVE-GUEST-CPUS 2'
+expect_in_file timer-through-ioapic vm1.log 'KHYVE-GUEST-TIMER-OK'
+expect_in_file timer-through-ioapic-mptable vm5.log 'KHYVE-GUEST-TIMER-OK'
+bhyvectl --vm=vm5 --destroy
+
 # reboot=t makes Linux reset by triple fault: bhyve exits 3.
 load vm4 reboot reboot=t
 boot vm4 vm4.log

@@ -8,6 +8,12 @@ if dmesg | grep -iE "ACPI (BIOS )?(Error|Warning)|ACPI Exception" ; then
 else
 	echo "KHYVE-GUEST-ACPI-CLEAN"
 fi
+# The PIT must reach the IOAPIC where the MADT/MP table say (pin 2).
+if dmesg | grep -iE "timer doesn't work|Falling back to|timer not connected"; then
+	echo "KHYVE-GUEST-TIMER-FALLBACK"
+else
+	echo "KHYVE-GUEST-TIMER-OK"
+fi
 dmesg | grep -E "ACPI: (RSDP|XSDT|FACP|DSDT|APIC)" | sed 's/^/guest dmesg: /'
 case "$KHYVE_ACTION" in
 poweroff) poweroff -f ;;
