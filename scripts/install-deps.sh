@@ -8,6 +8,8 @@ PACKAGES=(
   cmake g++ make pkg-config
   libgtest-dev googletest libbenchmark-dev
   liburing-dev libext2fs-dev libseccomp-dev systemtap-sdt-dev zlib1g-dev nlohmann-json3-dev
+  # fuzzing with libFuzzer (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
   # ACPI table checks in the unit tests (iasl, acpiexec)
   acpica-tools
   # test host and guest kit (testhost/)

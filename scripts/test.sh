@@ -18,4 +18,8 @@ step "guest kit"
 bash testhost/kit.sh
 step "tests"
 ctest --test-dir build --output-on-failure
+step "sanitizers: unit tests under ASan+UBSan"
+bash scripts/sanitize.sh
+step "fuzz targets, a few seconds each on the committed corpus"
+bash scripts/fuzz.sh --seconds "${KHYVE_FUZZ_SECONDS:-5}"
 step "done"
