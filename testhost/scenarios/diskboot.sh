@@ -33,7 +33,8 @@ bhyve -A -H -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,disk.img -s 31,lpc -l com
 pid=$!
 i=0
 while ! grep -q 'khyve-guest:' debian.log && [ $i -lt 1800 ]; do sleep 0.1; i=$((i + 1)); done
-echo "poweroff -f" >console.in
+# Opened read-write so that a dead bhyve (no reader) cannot block the write.
+echo "poweroff -f" 1<>console.in
 i=0
 while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 kill -KILL $pid 2>/dev/null
@@ -41,6 +42,7 @@ wait $pid
 rc=$?
 [ $rc -eq 1 ] && pass debian-powered-off || fail debian-powered-off "bhyve exited $rc"
 expect_in_file debian-booted debian.log 'KHYVE-GUEST-INIT'
+grep -E "^bhyve:" debian.log | sed "s/^/  debian> /"
 # bhyveload chose the partition it found the links on as the root.
 expect_in_file debian-root-set debian.log 'Command line: root=/dev/vda1 ro console=ttyS0'
 bhyvectl --vm=vm-debian --destroy
