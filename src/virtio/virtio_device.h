@@ -11,8 +11,10 @@
 //  * activate() and reset() run on a vCPU thread (the one that wrote
 //    DRIVER_OK, or 0 to device_status). While they run, the device's worker
 //    thread is not running: activate() is called before it starts, reset()
-//    after it has been joined. reset() must also stop any thread the device
-//    started itself and drop every reference it took in activate().
+//    after it has been joined. reset() is called only after an activate()
+//    that returned true; it must stop any thread the device started itself
+//    and drop every reference it took in activate(). The device object is
+//    reused: activate() may follow again.
 //  * queue_notify() and the callbacks given to VirtioWorker::add_fd() run on
 //    the device's worker thread (one per device, owned by the transport),
 //    never on a vCPU thread. The Queues are touched only there.
