@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "memory/guest_memory.h"
 #include "virtio/queue.h"
+#include "virtio_fake_driver.h"
 
 namespace khyve {
 namespace {
@@ -91,18 +92,9 @@ struct FakeRing {
     }
 };
 
-struct FakeInterrupt : VirtioInterrupt {
-    int used = 0, config = 0, needs_reset = 0;
-    void signal_used_queue(uint16_t) override { ++used; }
-    void signal_config_changed() override { ++config; }
-    void signal_needs_reset() override { ++needs_reset; }
-};
+using test::FakeInterrupt;
+using test::FakeWorker;
 
-struct FakeWorker : VirtioWorker {
-    std::map<int, std::function<void()>> fds;
-    void add_fd(int fd, std::function<void()> cb) override { fds[fd] = std::move(cb); }
-    void remove_fd(int fd) override { fds.erase(fd); }
-};
 
 struct TempImage {
     std::string path;
