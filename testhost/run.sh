@@ -168,8 +168,14 @@ run_testhost() {
     serial=mon:stdio
     echo "run.sh: interactive test host; Ctrl-A x quits qemu" >&2
   fi
+  # "# khyve-testhost-qemu: backports" runs the test host under the release's
+  # backported QEMU (see qemu-backports.sh) instead of the installed one.
+  local qemu_bin=qemu-system-x86_64
+  if grep -q '^# khyve-testhost-qemu: *backports' "$script"; then
+    qemu_bin=$("$HERE/qemu-backports.sh")
+  fi
   # shellcheck disable=SC2054 # the commas belong to -cpu
-  local qemu=(qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
+  local qemu=("$qemu_bin" -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
     -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "$append"
     -nographic -no-reboot -nodefaults -serial "$serial")
   if ((interactive)); then
