@@ -134,9 +134,9 @@ std::string escape_help(std::string_view v) {
 }
 
 std::string format_value(const Sample& s) {
-    if (s.scale == 1) return std::to_string(s.value);
+    if (s.divisor == 1) return std::to_string(s.value);
     char buf[64];
-    auto r = std::to_chars(buf, buf + sizeof buf, double(s.value) * s.scale);
+    auto r = std::to_chars(buf, buf + sizeof buf, double(s.value) / s.divisor);
     return std::string(buf, r.ptr);
 }
 

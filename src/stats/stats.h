@@ -31,7 +31,7 @@ struct Sample {
     MetricKind kind = MetricKind::Counter;
     std::vector<StatsLabel> labels;  // beyond the group's (e.g. op="read")
     uint64_t value = 0;
-    double scale = 1;     // Prometheus shows value * scale (ns -> seconds)
+    double divisor = 1;   // Prometheus shows value / divisor (1e9: ns as seconds)
 };
 
 struct StatsGroup {

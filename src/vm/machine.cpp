@@ -305,7 +305,7 @@ void Machine::Impl::vcpu_stats_groups(std::vector<StatsGroup>& out) {
         pid_t tid = threads[i]->tid();
         std::string task = "/proc/self/task/" + std::to_string(tid);
         Sample rt{"runtime_ns", "", "vcpu_runtime_seconds_total",
-                  "CPU time of the vCPU thread (schedstat)", MetricKind::Counter, {}, thread_runtime_ns(tid), 1e-9};
+                  "CPU time of the vCPU thread (schedstat)", MetricKind::Counter, {}, thread_runtime_ns(tid), 1e9};
         g.samples.push_back(std::move(rt));
         g.samples.push_back({"migrations", "", "vcpu_migrations_total",
                              "Moves of the vCPU thread between host CPUs (se.nr_migrations)", MetricKind::Counter,

@@ -181,6 +181,8 @@ TEST(VirtioNet, TransmitReachesPortWithHeader) {
     ASSERT_TRUE(u);
     EXPECT_EQ(u->len, 0u);
     EXPECT_EQ(h.dev->counters().tx_packets.get(), 1u);
+    EXPECT_EQ(h.dev->counters().tx_bytes.get(), 60u);  // the frame, not the virtio header
+    EXPECT_EQ(h.rings.queues[1].counters().used.get(), 1u);
     EXPECT_GT(h.irq.used, 0);
 }
 
@@ -199,6 +201,7 @@ TEST(VirtioNet, BadTransmitsDroppedButReturned) {
     EXPECT_TRUE(h.host_read().empty());
     EXPECT_EQ(h.dev->counters().tx_dropped.get(), 4u);
     EXPECT_EQ(h.dev->counters().tx_packets.get(), 0u);
+    EXPECT_EQ(h.dev->counters().tx_bytes.get(), 0u);
     // The largest legal frame still goes through.
     h.transmit(hdr, frame_of(kMaxFrame, 3));
     EXPECT_EQ(h.host_read().size(), size_t(kMaxFrame) + 12);
@@ -225,6 +228,7 @@ TEST(VirtioNet, ReceiveIntoOneBufferSetsNumBuffers) {
     EXPECT_EQ(h.rings.host(buf)[111], 0x42);
     EXPECT_EQ(h.rings.host(buf)[112], 0xcc);
     EXPECT_EQ(h.dev->counters().rx_packets.get(), 1u);
+    EXPECT_EQ(h.dev->counters().rx_bytes.get(), 100u);
 }
 
 // With guest TSO the stash cannot reach 64 KiB here, so the frame goes
