@@ -24,18 +24,19 @@ using nlohmann::json;
 struct Options {
     std::string vm;
     bool destroy = false, stats = false, lowmem = false, highmem = false, rip = false,
-         all = false, as_json = false, prometheus = false;
+         all = false, as_json = false, prometheus = false, raw = false;
     unsigned vcpu = 0;
 };
 
 void usage(FILE* f) {
     std::fprintf(f,
                  "usage: bhyvectl --vm=NAME [--vcpu=N] [--destroy] [--get-stats] [--get-lowmem]\n"
-                 "                [--get-highmem] [--get-rip] [--get-all] [--json] [--prometheus]\n");
+                 "                [--get-highmem] [--get-rip] [--get-all] [--json] [--prometheus]\n"
+                 "       bhyvectl --vm=NAME --raw-request <REQUEST\n");
 }
 
 Options parse(int argc, char** argv) {
-    enum { kVm = 1000, kVcpu, kDestroy, kStats, kLow, kHigh, kRip, kAll, kJson, kProm, kHelp };
+    enum { kVm = 1000, kVcpu, kDestroy, kStats, kLow, kHigh, kRip, kAll, kJson, kProm, kRaw, kHelp };
     static const option longopts[] = {
         {"vm", required_argument, nullptr, kVm},
         {"vcpu", required_argument, nullptr, kVcpu},
@@ -47,6 +48,7 @@ Options parse(int argc, char** argv) {
         {"get-all", no_argument, nullptr, kAll},
         {"json", no_argument, nullptr, kJson},
         {"prometheus", no_argument, nullptr, kProm},
+        {"raw-request", no_argument, nullptr, kRaw},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -71,6 +73,7 @@ Options parse(int argc, char** argv) {
             case kAll: o.all = true; break;
             case kJson: o.as_json = true; break;
             case kProm: o.prometheus = true; break;
+            case kRaw: o.raw = true; break;
             case kHelp: usage(stdout); std::exit(0);
             default:
                 throw Error(std::string("unknown or incomplete option ") + argv[optind - 1]);
@@ -78,6 +81,8 @@ Options parse(int argc, char** argv) {
     }
     if (optind != argc) throw Error(std::string("unexpected argument '") + argv[optind] + "'");
     if (o.vm.empty()) throw Error("--vm=NAME is required");
+    if (o.raw && (o.stats || o.lowmem || o.highmem || o.rip || o.all || o.destroy || o.as_json))
+        throw Error("--raw-request goes alone: it sends standard input as it is");
     if (o.prometheus && !o.stats) throw Error("--prometheus goes with --get-stats");
     if (o.prometheus && (o.as_json || o.lowmem || o.highmem || o.rip || o.all || o.destroy))
         throw Error("--prometheus prints the statistics alone: no --json or other queries with it");
@@ -157,6 +162,13 @@ int run(int argc, char** argv) {
     khyve::VmObject::check_name(o.vm);
     if (!khyve::VmObject::exists(o.vm)) throw Error("VM " + o.vm + " does not exist");
 
+    if (o.raw) {
+        // Standard input goes to bhyve verbatim; its reply line comes back as
+        // it is, errors included: a tool for poking at the control protocol.
+        std::string reply = khyve::control_request_raw(khyve::vm_path(o.vm) + "/ctl", STDIN_FILENO);
+        std::printf("%s\n", reply.c_str());
+        return 0;
+    }
     json out = json::object();
     bool running = is_running(o.vm);
     if (o.lowmem || o.highmem) {
