@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "common/error.h"
@@ -144,6 +145,48 @@ nlohmann::json control_request(const std::string& path, const nlohmann::json& re
     } catch (const nlohmann::json::exception&) {
         throw Error("malformed reply from bhyve on " + path);
     }
+}
+
+std::string control_request_raw(const std::string& path, int in_fd, int timeout_ms) {
+    auto addr = unix_address(path);
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) throw sys_error("socket");
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        throw Error("the VM is not running (no control socket at " + path + ")");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    bool input_open = true;
+    std::string reply;
+    char buf[4096];
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) throw Error("no reply from bhyve on " + path);
+        pollfd p[2] = {{fd.get(), POLLIN, 0}, {input_open ? in_fd : -1, POLLIN, 0}};
+        if (::poll(p, 2, int(left.count())) < 0) {
+            if (errno == EINTR) continue;
+            throw sys_error("poll");
+        }
+        if (p[0].revents) {
+            ssize_t n = ::read(fd.get(), buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n > 0) reply.append(buf, size_t(n));
+            // bhyve closes after its one line; a reply cut short is still shown.
+            if (n <= 0 || reply.find('\n') != std::string::npos) break;
+        }
+        if (input_open && p[1].revents) {
+            ssize_t n = ::read(in_fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                input_open = false;
+                ::shutdown(fd.get(), SHUT_WR);
+            } else {
+                // bhyve may have answered and closed already (request too large).
+                write_all(fd.get(), std::string(buf, size_t(n)));
+            }
+        }
+    }
+    if (reply.empty()) throw Error("no reply from bhyve on " + path);
+    if (auto nl = reply.find('\n'); nl != std::string::npos) reply.resize(nl);
+    return reply;
 }
 
 }  // namespace khyve

@@ -45,4 +45,10 @@ private:
 nlohmann::json control_request(const std::string& path, const nlohmann::json& request,
                                int timeout_ms = 5000);
 
+// Debugging aid (bhyvectl --raw-request): connects to `path`, copies in_fd
+// to the socket verbatim as it arrives (no framing added; EOF half-closes),
+// and returns bhyve's reply line as received. Throws Error when the VM is
+// not running or no reply comes within timeout_ms of the connection.
+std::string control_request_raw(const std::string& path, int in_fd, int timeout_ms = 5000);
+
 }  // namespace khyve

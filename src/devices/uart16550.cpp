@@ -67,7 +67,10 @@ void Uart16550::write(unsigned reg, uint8_t value) {
     }
     // Outside the lock: the host side may block on a slow terminal, and the
     // input thread must still be able to queue bytes meanwhile.
-    if (out.pending && tx_) tx_(out.value);
+    if (out.pending) {
+        ++counters_.tx_bytes;
+        if (tx_) tx_(out.value);
+    }
 }
 
 size_t Uart16550::receive(std::span<const uint8_t> bytes) {
@@ -76,6 +79,7 @@ size_t Uart16550::receive(std::span<const uint8_t> bytes) {
     size_t room = kRxCapacity + kFifoSize - std::min(rx_.size(), kRxCapacity + kFifoSize);
     size_t n = std::min(room, bytes.size());
     rx_.insert(rx_.end(), bytes.begin(), bytes.begin() + n);
+    counters_.rx_bytes.add(n);
     if (n) update_irq();
     return n;
 }

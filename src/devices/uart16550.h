@@ -21,6 +21,7 @@
 #include <span>
 
 #include "devices/irq_line.h"
+#include "stats/counters.h"
 
 namespace khyve {
 
@@ -41,6 +42,10 @@ public:
     // from the line); the caller retries the rest later.
     size_t receive(std::span<const uint8_t> bytes);
     bool can_receive();
+
+    // Transmitted: bytes the guest wrote to THR (not in loopback mode);
+    // received: host bytes accepted by receive(). Any thread.
+    const UartCounters& counters() const { return counters_; }
 
 private:
     struct TxByte {
@@ -75,6 +80,7 @@ private:
     uint8_t last_rbr_ = 0;
     bool thre_pending_ = false;
     bool irq_level_ = false;
+    UartCounters counters_;
 };
 
 }  // namespace khyve

@@ -27,19 +27,39 @@ KvmStats::KvmStats(int fd) : fd_(fd) {
     data_offset_ = h.data_offset;
     for (uint32_t i = 0; i < h.num_desc; ++i) {
         const uint8_t* d = buf.data() + i * desc_size;
-        uint32_t offset;
-        std::memcpy(&offset, d + 8, sizeof offset);  // flags(4) exponent(2) size(2) offset(4)
+        uint32_t flags, offset;
+        std::memcpy(&flags, d, sizeof flags);  // flags(4) exponent(2) size(2) offset(4)
+        std::memcpy(&offset, d + 8, sizeof offset);
         const char* name = reinterpret_cast<const char*>(d + kDescHeader);
-        descs_.push_back({std::string(name, strnlen(name, h.name_size)), offset});
+        descs_.push_back({std::string(name, strnlen(name, h.name_size)), offset, flags});
     }
+}
+
+bool KvmStats::read_one(const Desc& d, uint64_t& v) const {
+    return ::pread(fd_.get(), &v, sizeof v, data_offset_ + d.offset) == ssize_t(sizeof v);
 }
 
 std::map<std::string, uint64_t> KvmStats::read() const {
     std::map<std::string, uint64_t> out;
     for (const auto& d : descs_) {
         uint64_t v = 0;
-        if (::pread(fd_.get(), &v, sizeof v, data_offset_ + d.offset) == ssize_t(sizeof v))
-            out[d.name] = v;
+        if (read_one(d, v)) out[d.name] = v;
+    }
+    return out;
+}
+
+std::vector<KvmStats::Value> KvmStats::read_values() const {
+    std::vector<Value> out;
+    for (const auto& d : descs_) {
+        Kind kind;
+        switch (d.flags & KVM_STATS_TYPE_MASK) {
+            case KVM_STATS_TYPE_CUMULATIVE: kind = Kind::Cumulative; break;
+            case KVM_STATS_TYPE_INSTANT: kind = Kind::Instant; break;
+            case KVM_STATS_TYPE_PEAK: kind = Kind::Peak; break;
+            default: continue;  // histograms
+        }
+        uint64_t v = 0;
+        if (read_one(d, v)) out.push_back({d.name, v, kind});
     }
     return out;
 }

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "ctl/control_server.h"
+#include "stats/stats.h"
 #include "vm/vm_object.h"
 
 namespace {
@@ -23,18 +24,19 @@ using nlohmann::json;
 struct Options {
     std::string vm;
     bool destroy = false, stats = false, lowmem = false, highmem = false, rip = false,
-         all = false, as_json = false;
+         all = false, as_json = false, prometheus = false, raw = false;
     unsigned vcpu = 0;
 };
 
 void usage(FILE* f) {
     std::fprintf(f,
                  "usage: bhyvectl --vm=NAME [--vcpu=N] [--destroy] [--get-stats] [--get-lowmem]\n"
-                 "                [--get-highmem] [--get-rip] [--get-all] [--json]\n");
+                 "                [--get-highmem] [--get-rip] [--get-all] [--json] [--prometheus]\n"
+                 "       bhyvectl --vm=NAME --raw-request <REQUEST\n");
 }
 
 Options parse(int argc, char** argv) {
-    enum { kVm = 1000, kVcpu, kDestroy, kStats, kLow, kHigh, kRip, kAll, kJson, kHelp };
+    enum { kVm = 1000, kVcpu, kDestroy, kStats, kLow, kHigh, kRip, kAll, kJson, kProm, kRaw, kHelp };
     static const option longopts[] = {
         {"vm", required_argument, nullptr, kVm},
         {"vcpu", required_argument, nullptr, kVcpu},
@@ -45,6 +47,8 @@ Options parse(int argc, char** argv) {
         {"get-rip", no_argument, nullptr, kRip},
         {"get-all", no_argument, nullptr, kAll},
         {"json", no_argument, nullptr, kJson},
+        {"prometheus", no_argument, nullptr, kProm},
+        {"raw-request", no_argument, nullptr, kRaw},
         {"help", no_argument, nullptr, kHelp},
         {nullptr, 0, nullptr, 0},
     };
@@ -68,6 +72,8 @@ Options parse(int argc, char** argv) {
             case kRip: o.rip = true; break;
             case kAll: o.all = true; break;
             case kJson: o.as_json = true; break;
+            case kProm: o.prometheus = true; break;
+            case kRaw: o.raw = true; break;
             case kHelp: usage(stdout); std::exit(0);
             default:
                 throw Error(std::string("unknown or incomplete option ") + argv[optind - 1]);
@@ -75,6 +81,11 @@ Options parse(int argc, char** argv) {
     }
     if (optind != argc) throw Error(std::string("unexpected argument '") + argv[optind] + "'");
     if (o.vm.empty()) throw Error("--vm=NAME is required");
+    if (o.raw && (o.stats || o.lowmem || o.highmem || o.rip || o.all || o.destroy || o.as_json))
+        throw Error("--raw-request goes alone: it sends standard input as it is");
+    if (o.prometheus && !o.stats) throw Error("--prometheus goes with --get-stats");
+    if (o.prometheus && (o.as_json || o.lowmem || o.highmem || o.rip || o.all || o.destroy))
+        throw Error("--prometheus prints the statistics alone: no --json or other queries with it");
     return o;
 }
 
@@ -114,7 +125,35 @@ void print_stats(const json& vcpus) {
         line("vm exits due to MMIO", kv(v, "mmio_exits"));
         line("interrupts injected", kv(v, "irq_injections"));
         line("exits handled in user space", v["user_exits"].get<uint64_t>());
+        for (const char* key : {"user_io_exits", "user_mmio_exits", "user_hlt_exits", "user_shutdown_exits",
+                                "user_system_event_exits", "user_debug_exits", "user_other_exits", "kicks"})
+            line(khyve::describe_counter("vcpu", key), v.value(key, uint64_t(0)));
         line("vcpu total runtime", v["runtime_ns"].get<uint64_t>());
+    }
+}
+
+// The VMM's own device counters, one block per device as the vCPUs above.
+void print_device_stats(const json& devices) {
+    auto line = [](const std::string& what, uint64_t n) {
+        std::printf("%-48s\t%llu\n", what.c_str(), (unsigned long long)n);
+    };
+    auto label = [](const std::string& type, const std::string& key) {
+        const char* text = khyve::describe_counter(type, key);
+        return std::string(text ? text : key.c_str());
+    };
+    for (const auto& d : devices) {
+        const std::string type = d.value("type", std::string());
+        std::printf("%s stats:\n", d.value("device", std::string()).c_str());
+        if (d.contains("counters"))
+            for (const auto& [k, v] : d["counters"].items())
+                if (v.is_number_unsigned()) line(label(type, k), v.get<uint64_t>());
+        if (!d.contains("queues")) continue;
+        for (const auto& q : d["queues"]) {
+            unsigned idx = q.value("queue", 0u);
+            for (const auto& [k, v] : q.items())
+                if (k != "queue" && v.is_number_unsigned())
+                    line("queue " + std::to_string(idx) + " " + label("virtqueue", k), v.get<uint64_t>());
+        }
     }
 }
 
@@ -123,6 +162,13 @@ int run(int argc, char** argv) {
     khyve::VmObject::check_name(o.vm);
     if (!khyve::VmObject::exists(o.vm)) throw Error("VM " + o.vm + " does not exist");
 
+    if (o.raw) {
+        // Standard input goes to bhyve verbatim; its reply line comes back as
+        // it is, errors included: a tool for poking at the control protocol.
+        std::string reply = khyve::control_request_raw(khyve::vm_path(o.vm) + "/ctl", STDIN_FILENO);
+        std::printf("%s\n", reply.c_str());
+        return 0;
+    }
     json out = json::object();
     bool running = is_running(o.vm);
     if (o.lowmem || o.highmem) {
@@ -145,13 +191,24 @@ int run(int argc, char** argv) {
             if (!o.as_json) std::printf("highmem\t\t0x%016llx\n", (unsigned long long)high);
         }
     }
+    if (o.stats && o.prometheus) {
+        if (!running) throw Error("VM " + o.vm + " is not running: no statistics");
+        auto st = request(nullptr, o.vm, {{"command", "stats"}, {"format", "prometheus"}});
+        std::fputs(st.value("text", std::string()).c_str(), stdout);
+        return 0;
+    }
     if (o.stats) {
         if (running) {
             auto st = request(nullptr, o.vm, {{"command", "stats"}});
             out["vcpus"] = st["vcpus"];
-            if (!o.as_json) print_stats(st["vcpus"]);
+            out["devices"] = st.contains("devices") ? st["devices"] : json::array();
+            if (!o.as_json) {
+                print_stats(st["vcpus"]);
+                print_device_stats(out["devices"]);
+            }
         } else {
             out["vcpus"] = json::array();
+            out["devices"] = json::array();
             out["running"] = false;
             if (!o.as_json) std::printf("VM %s is not running: no statistics\n", o.vm.c_str());
         }

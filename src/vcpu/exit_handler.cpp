@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "trace/probes.h"
+
 namespace khyve {
 
 namespace {
@@ -39,8 +41,14 @@ ExitResult ExitHandler::access(const Bus& bus, VcpuExit& e, const char* space) c
 
 ExitResult ExitHandler::handle(VcpuExit& e) const {
     switch (e.kind) {
-        case VcpuExit::Kind::Io: return access(pio_, e, "I/O port");
-        case VcpuExit::Kind::Mmio: return access(mmio_, e, "MMIO");
+        // Once per exit, before any device sees it (a string instruction's
+        // repetitions are one exit).
+        case VcpuExit::Kind::Io:
+            KHYVE_PROBE_PIO(e.addr, e.size, e.write);
+            return access(pio_, e, "I/O port");
+        case VcpuExit::Kind::Mmio:
+            KHYVE_PROBE_MMIO(e.addr, e.size, e.write);
+            return access(mmio_, e, "MMIO");
         case VcpuExit::Kind::Interrupted: return {};
         case VcpuExit::Kind::Hlt: return {ExitAction::Halt, "vCPU halted"};
         case VcpuExit::Kind::Shutdown: return {ExitAction::TripleFault, "triple fault"};

@@ -33,7 +33,7 @@ void VcpuThread::start() {
 }
 
 void VcpuThread::kick() {
-    counters_.kicks++;
+    ++counters_.kicks;
     // immediate_exit covers the window just before KVM_RUN; the signal covers
     // a vCPU already inside it.
     vcpu_.run_struct()->immediate_exit = 1;
@@ -80,6 +80,19 @@ void VcpuThread::serve_requests() {
     }
 }
 
+void VcpuThread::count_exit(VcpuExit::Kind kind) {
+    ++counters_.exits;
+    switch (kind) {
+        case VcpuExit::Kind::Io: ++counters_.io; break;
+        case VcpuExit::Kind::Mmio: ++counters_.mmio; break;
+        case VcpuExit::Kind::Hlt: ++counters_.hlt; break;
+        case VcpuExit::Kind::Shutdown: ++counters_.shutdown; break;
+        case VcpuExit::Kind::SystemEvent: ++counters_.system_event; break;
+        case VcpuExit::Kind::Debug: ++counters_.debug; break;
+        default: ++counters_.other; break;
+    }
+}
+
 void VcpuThread::loop() {
     tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
     if (!affinity_.empty()) {
@@ -112,15 +125,13 @@ void VcpuThread::loop() {
             lifecycle_.stop({ExitAction::Error, std::string("KVM_RUN: ") + std::strerror(-r)});
             break;
         }
-        counters_.exits++;
         VcpuExit e = decode_exit(run);
         KHYVE_PROBE_VM_EXIT(vcpu_.id(), run->exit_reason);
+        count_exit(e.kind);
         if (e.kind == VcpuExit::Kind::Debug && observer_) {
             observer_->debug_exit(vcpu_);
             continue;
         }
-        if (e.kind == VcpuExit::Kind::Io) counters_.io++;
-        else if (e.kind == VcpuExit::Kind::Mmio) counters_.mmio++;
         ExitResult res = handler_.handle(e);
         KHYVE_PROBE_VM_EXIT_RETURN(vcpu_.id(), static_cast<int>(res.action));
         if (res.action != ExitAction::Continue) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kvm/kvm.h"
+#include "stats/counters.h"
 #include "vcpu/exit_handler.h"
 #include "vm/lifecycle.h"
 
@@ -31,10 +32,6 @@ public:
     virtual void retired(unsigned vcpu) = 0;
     virtual void debug_exit(KvmVcpu& vcpu) = 0;
     virtual void kicked() = 0;
-};
-
-struct VcpuCounters {
-    std::atomic<uint64_t> exits{0}, io{0}, mmio{0}, kicks{0};
 };
 
 class VcpuThread {
@@ -61,6 +58,7 @@ public:
 private:
     void loop();
     void serve_requests();
+    void count_exit(VcpuExit::Kind kind);
 
     KvmVcpu& vcpu_;
     const ExitHandler& handler_;

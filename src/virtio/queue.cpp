@@ -1,5 +1,7 @@
 #include "virtio/queue.h"
 
+#include "trace/probes.h"
+
 #include <atomic>
 #include <cstring>
 
@@ -230,6 +232,8 @@ void Queue::add_used(uint16_t head, uint32_t len) {
     std::memcpy(elem, &id, 4);
     std::memcpy(elem + 4, &len, 4);
     ++next_used_;
+    ++counters_.used;
+    KHYVE_PROBE_VIRTQ_COMPLETE(trace_device_, index_, len);
 }
 
 void Queue::add_used(const DescriptorChain& chain, uint32_t len) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "stats/counters.h"
 #include "virtio/chain.h"
 
 namespace khyve {
@@ -105,6 +106,17 @@ public:
     // recovery). Sticky until reset().
     void set_broken(QueueError e);
 
+    // What the queue is called in trace probes (virtq_complete): `device`
+    // must stay valid as long as the queue. Set by the transport.
+    void set_trace_name(const char* device, uint16_t index) {
+        trace_device_ = device;
+        index_ = index;
+    }
+    // Cumulative over resets. The queue counts used buffers; the transport
+    // counts notifications and interrupts here too.
+    QueueCounters& counters() { return counters_; }
+    const QueueCounters& counters() const { return counters_; }
+
     uint16_t last_avail_idx() const { return last_avail_; }
     uint16_t used_idx() const { return next_used_; }
 
@@ -129,6 +141,9 @@ private:
     uint16_t published_used_ = 0;  // used.idx as last written to the ring
     bool signalled_valid_ = false;  // a flush happened since start()
     QueueError error_ = QueueError::kNone;
+    const char* trace_device_ = "virtio";
+    uint16_t index_ = 0;
+    QueueCounters counters_;
 };
 
 }  // namespace khyve

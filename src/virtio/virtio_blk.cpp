@@ -12,6 +12,7 @@
 
 #include "block/file_backend.h"
 #include "common/error.h"
+#include "trace/probes.h"
 #include "virtio/queue.h"
 
 namespace khyve {
@@ -177,10 +178,24 @@ uint8_t VirtioBlk::check_range(uint64_t sector, uint64_t bytes) const {
 
 void VirtioBlk::finish_now(uint32_t slot, uint8_t status) {
     Slot& s = slots_[slot];
+    if (status == kSIoErr) ++counters_.io_errors;
+    else if (status == kSUnsupp) ++counters_.unsupported;
     *s.status = status;
     queue_->add_used(s.head, s.used_len);
     s.iov.clear();
     free_slots_.push_back(slot);
+}
+
+void VirtioBlk::count_request(uint32_t type) {
+    switch (type) {
+        case kTIn: ++counters_.reads; break;
+        case kTOut: ++counters_.writes; break;
+        case kTFlush: ++counters_.flushes; break;
+        case kTGetId: ++counters_.get_ids; break;
+        case kTDiscard: ++counters_.discards; break;
+        case kTWriteZeroes: ++counters_.write_zeroes; break;
+        default: ++counters_.unknown; break;
+    }
 }
 
 bool VirtioBlk::handle(const DescriptorChain& chain) {
@@ -198,6 +213,9 @@ bool VirtioBlk::handle(const DescriptorChain& chain) {
     s.head = chain.head();
     s.iov.clear();
     s.used_len = 1;
+    s.type = hdr.type;
+    s.bytes = 0;
+    count_request(hdr.type);
 
     const size_t data_w = chain.writable_bytes() - 1u;  // the status byte is the last writable byte
     auto status_of = [&](Writer& wr) {
@@ -215,6 +233,8 @@ bool VirtioBlk::handle(const DescriptorChain& chain) {
                 return true;
             }
             for (auto sp : spans) s.iov.push_back({sp.data(), sp.size()});
+            s.bytes = data_w;
+            KHYVE_PROBE_BLK_SUBMIT(hdr.sector, data_w, hdr.type, &s);
             backend_->read(hdr.sector * 512, s.iov, slot);
             return true;
         }
@@ -226,11 +246,14 @@ bool VirtioBlk::handle(const DescriptorChain& chain) {
                 return true;
             }
             for (auto sp : r.take_spans(len)) s.iov.push_back({sp.data(), sp.size()});
+            s.bytes = len;
+            KHYVE_PROBE_BLK_SUBMIT(hdr.sector, len, hdr.type, &s);
             backend_->write(hdr.sector * 512, s.iov, slot);
             return true;
         }
         case kTFlush:
             status_of(w);
+            KHYVE_PROBE_BLK_SUBMIT(0, 0, hdr.type, &s);
             backend_->flush(slot);
             return true;
         case kTGetId: {
@@ -273,6 +296,7 @@ bool VirtioBlk::handle(const DescriptorChain& chain) {
                 return true;
             }
             uint64_t off = seg.sector * 512, len = uint64_t(seg.num_sectors) * 512;
+            KHYVE_PROBE_BLK_SUBMIT(seg.sector, len, hdr.type, &s);
             if (discard)
                 backend_->discard(off, len, slot);
             else
@@ -312,7 +336,12 @@ void VirtioBlk::on_completions() {
         if (d.slot >= slots_.size()) continue;
         if (d.result < 0 && d.result != -EROFS)
             std::fprintf(stderr, "khyve: virtio-blk: host I/O error: %s\n", std::strerror(int(-d.result)));
-        finish_now(d.slot, d.result < 0 ? kSIoErr : kSOk);
+        const uint8_t status = d.result < 0 ? kSIoErr : kSOk;
+        Slot& s = slots_[d.slot];
+        if (status == kSOk && s.type == kTIn) counters_.bytes_read.add(s.bytes);
+        if (status == kSOk && s.type == kTOut) counters_.bytes_written.add(s.bytes);
+        KHYVE_PROBE_BLK_COMPLETE(status, &s);
+        finish_now(d.slot, status);
     }
     if (queue_->flush_used()) act_.interrupt->signal_used_queue(0);
     // Requests may have been left on the ring while every slot was busy.

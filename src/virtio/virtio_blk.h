@@ -40,6 +40,7 @@
 
 #include "block/block_backend.h"
 #include "common/fd.h"
+#include "stats/counters.h"
 #include "virtio/chain.h"
 #include "virtio/virtio_device.h"
 
@@ -130,12 +131,16 @@ public:
     // drive the device without a transport).
     void on_completions();
     int completion_fd() const { return event_.get(); }
+    // Readable from any thread while the device runs.
+    const BlockCounters& counters() const { return counters_; }
 
 private:
     struct Slot {
         uint16_t head = 0;
         uint32_t used_len = 0;
         uint8_t* status = nullptr;
+        uint32_t type = 0;    // VIRTIO_BLK_T_*, for the statistics
+        uint64_t bytes = 0;   // data bytes of a read or write
         std::vector<iovec> iov;
     };
     struct Done {
@@ -146,8 +151,8 @@ private:
     void process_queue();
     // false: the chain could not be answered (the device then needs a reset).
     bool handle(const DescriptorChain& chain);
-    void submit_data(uint32_t slot, bool is_write, uint64_t offset);
     void finish_now(uint32_t slot, uint8_t status);
+    void count_request(uint32_t type);
     void backend_done(uint64_t tag, int64_t result);
     void update_write_through();
     uint8_t check_range(uint64_t sector, uint64_t bytes) const;
@@ -176,6 +181,8 @@ private:
     std::mutex done_mu_;
     std::vector<Done> done_;
     std::vector<Done> done_swap_;
+
+    BlockCounters counters_;
 };
 
 // Builds a virtio-blk from the -s options: "path" (required), "ro", "nocache"

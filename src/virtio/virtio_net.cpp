@@ -159,7 +159,7 @@ void VirtioNet::process_tx() {
 void VirtioNet::transmit(const DescriptorChain& chain) {
     const uint32_t readable = chain.readable_bytes();
     if (readable < kHdr || readable - kHdr < kMinFrame || readable - kHdr > kMaxFrame || port_dead_) {
-        ++stats_.tx_dropped;
+        ++counters_.tx_dropped;
         return;
     }
     const uint32_t frame = readable - uint32_t(kHdr);
@@ -169,12 +169,12 @@ void VirtioNet::transmit(const DescriptorChain& chain) {
     NetHdr hdr = *r.read_obj<NetHdr>();
     hdr.num_buffers = 0;
     if (!tx_header_ok(hdr, frame, act_.features)) {
-        ++stats_.tx_dropped;
+        ++counters_.tx_dropped;
         return;
     }
     auto spans = r.take_spans(frame);
     if (spans.size() + 1 > kMaxIov) {
-        ++stats_.tx_dropped;
+        ++counters_.tx_dropped;
         return;
     }
     iov_.clear();
@@ -194,11 +194,12 @@ void VirtioNet::transmit(const DescriptorChain& chain) {
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
         int err = errno;
-        ++stats_.tx_dropped;  // EAGAIN/ENOBUFS: the host is congested, like a full wire
+        ++counters_.tx_dropped;  // EAGAIN/ENOBUFS: the host is congested, like a full wire
         if (port_gone(err)) port_failed(err);
         return;
     }
-    ++stats_.tx_frames;
+    ++counters_.tx_packets;
+    counters_.tx_bytes.add(frame);
 }
 
 size_t VirtioNet::max_rx_bytes() const {
@@ -231,7 +232,7 @@ bool VirtioNet::read_error(int err) {
         port_failed(err);
         return false;
     }
-    ++stats_.rx_dropped;  // e.g. EFAULT: the packet did not fit and is gone
+    ++counters_.rx_dropped;  // e.g. EFAULT: the packet did not fit and is gone
     return true;
 }
 
@@ -256,7 +257,8 @@ void VirtioNet::deliver(size_t n) {
         stash_bytes_ -= h.capacity;
         stash_.pop_front();
     }
-    ++stats_.rx_frames;
+    ++counters_.rx_packets;
+    counters_.rx_bytes.add(n - kHdr);
 }
 
 bool VirtioNet::receive_one() {
@@ -277,7 +279,7 @@ bool VirtioNet::receive_one() {
             ssize_t n = ::readv(port_->fd(), iov_.data(), int(iov_.size()));
             if (n < 0) return read_error(errno);
             if (size_t(n) < kHdr) {
-                ++stats_.rx_dropped;
+                ++counters_.rx_dropped;
                 return true;
             }
             deliver(size_t(n));
@@ -289,7 +291,7 @@ bool VirtioNet::receive_one() {
         ssize_t n = ::read(port_->fd(), pending_.data(), pending_.size());
         if (n < 0) return read_error(errno);
         if (size_t(n) < kHdr) {
-            ++stats_.rx_dropped;
+            ++counters_.rx_dropped;
             return true;
         }
         pending_len_ = size_t(n);
@@ -297,7 +299,7 @@ bool VirtioNet::receive_one() {
     if (!fill_stash(pending_len_)) {
         if (stash_.size() >= rx_->size()) {
             // The whole ring cannot hold it: it never will.
-            ++stats_.rx_dropped;
+            ++counters_.rx_dropped;
             pending_len_ = 0;
             return true;
         }

@@ -37,6 +37,7 @@
 #include "config/machine_config.h"
 #include "net/mac.h"
 #include "net/net_port.h"
+#include "stats/counters.h"
 #include "virtio/chain.h"
 #include "virtio/virtio_device.h"
 
@@ -104,9 +105,6 @@ public:
         uint16_t mtu = 0;  // 0: no MTU feature (the guest assumes 1500)
         uint16_t queue_size = 256;
     };
-    struct Stats {
-        uint64_t tx_frames = 0, tx_dropped = 0, rx_frames = 0, rx_dropped = 0;
-    };
 
     VirtioNet(std::unique_ptr<NetPort> port, Options options);
 
@@ -123,7 +121,8 @@ public:
     // Worker callback when the port is readable (public for tests).
     void on_port_readable();
     bool link_up() const { return status_.load() & virtio_net::kStatusLinkUp; }
-    const Stats& stats() const { return stats_; }  // worker thread only
+    // Readable from any thread while the device runs.
+    const NetCounters& counters() const { return counters_; }
     NetPort& port() { return *port_; }
 
 private:
@@ -169,7 +168,7 @@ private:
     std::vector<iovec> iov_;
     std::vector<uint8_t> pending_;  // one packet read ahead of enough buffers
     size_t pending_len_ = 0;
-    Stats stats_;
+    NetCounters counters_;
 };
 
 // Builds a virtio-net from the -s options: "backend" (the tap, required),

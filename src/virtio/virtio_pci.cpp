@@ -1,4 +1,6 @@
 #include "virtio/virtio_pci.h"
+
+#include "trace/probes.h"
 #include "sandbox/seccomp.h"
 
 #include <sys/epoll.h>
@@ -86,6 +88,16 @@ std::vector<uint8_t> virtio_cap(uint8_t type, uint32_t offset, uint32_t length, 
     std::memcpy(&c[8], &offset, 4);
     std::memcpy(&c[12], &length, 4);
     return c;
+}
+
+const char* type_name(uint32_t type) {
+    switch (type) {
+        case virtio::kTypeNet: return "virtio-net";
+        case virtio::kTypeBlock: return "virtio-blk";
+        case virtio::kTypeConsole: return "virtio-console";
+        case virtio::kTypeRng: return "virtio-rnd";
+        default: return "virtio";
+    }
 }
 
 bool overlaps(uint64_t off, uint64_t len, uint64_t reg, uint64_t reg_len) {
@@ -197,6 +209,7 @@ VirtioPci::VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& me
     }
     queue_vectors_.assign(num_queues_, kNoVector);
     ioev_ok_.assign(num_queues_, false);
+    set_name(type_name(device_->device_type()));
 
     add_bar(kBar, BarType::kMem64, kBarSize);
     set_interrupt_pin(1);
@@ -232,20 +245,27 @@ VirtioPci::~VirtioPci() {
     unregister_ioevents();
 }
 
+void VirtioPci::set_name(std::string name) {
+    name_ = std::move(name);
+    for (unsigned i = 0; i < num_queues_; ++i) queues_[i].set_trace_name(name_.c_str(), static_cast<uint16_t>(i));
+}
+
 uint64_t VirtioPci::offered_features() const {
     return device_->features() | virtio::kFVersion1 | virtio::kFIndirectDesc | virtio::kFEventIdx;
 }
 
 // ---- interrupts ----
 
-void VirtioPci::raise(uint16_t vector, uint8_t isr_bit) {
+bool VirtioPci::raise(uint16_t vector, uint8_t isr_bit) {
     std::lock_guard lk(irq_mu_);
     if (msix_.enabled()) {
-        if (vector != kNoVector) msix_.notify(vector);
-        return;
+        if (vector == kNoVector) return false;
+        msix_.notify(vector);
+        return true;
     }
     isr_ |= isr_bit;
     set_intx(true);
+    return true;
 }
 
 void VirtioPci::Interrupt::signal_used_queue(uint16_t index) {
@@ -255,7 +275,7 @@ void VirtioPci::Interrupt::signal_used_queue(uint16_t index) {
         std::lock_guard lk(t_.irq_mu_);
         v = t_.queue_vectors_[index];
     }
-    t_.raise(v, 1);
+    if (t_.raise(v, 1)) ++t_.queues_[index].counters().interrupts;
 }
 
 void VirtioPci::Interrupt::signal_config_changed() {
@@ -328,8 +348,10 @@ bool VirtioPci::activate_locked() {
         if (!queues_[i].ready()) continue;
         const int fd = kick_fds_[i].get();
         w->add_fd(fd, [this, fd, i] {
-            uint64_t v;
-            [[maybe_unused]] auto r = ::read(fd, &v, sizeof v);
+            uint64_t v = 0;
+            // The eventfd adds up the guest's kicks since the last wake-up.
+            if (::read(fd, &v, sizeof v) == sizeof v) queues_[i].counters().notifications.add(v);
+            KHYVE_PROBE_VIRTQ_NOTIFY(name_.c_str(), i);
             device_->queue_notify(i);
         });
     }

@@ -27,6 +27,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "common/fd.h"
@@ -62,6 +63,14 @@ public:
     ~VirtioPci() override;
 
     VirtioDevice& device() { return *device_; }
+    // What trace probes (virtq_notify, virtq_complete) and statistics call
+    // this function; the device type ("virtio-blk") until the machine names
+    // it ("virtio-blk@2:0"). Call before the guest runs.
+    void set_name(std::string name);
+    const std::string& name() const { return name_; }
+    unsigned num_queues() const { return num_queues_; }
+    // Cumulative over driver resets; readable from any thread.
+    const QueueCounters& queue_counters(unsigned index) const { return queues_[index].counters(); }
     uint8_t device_status() const { return status_.load(); }
     // Feature bits the transport offers: the device's plus ring/transport bits.
     uint64_t offered_features() const;
@@ -95,13 +104,15 @@ private:
     void reset_locked();
     void stop_worker();
     void needs_reset();
-    void raise(uint16_t vector, uint8_t isr_bit);
+    // false: nothing was signalled (MSI-X on, but no vector assigned).
+    bool raise(uint16_t vector, uint8_t isr_bit);
     void kick(unsigned queue);
     void register_ioevents(uint64_t bar_base);
     void unregister_ioevents();
     void drain_eventfds();
 
     std::shared_ptr<VirtioDevice> device_;
+    std::string name_;
     const GuestMemory& mem_;
     IoEventRegistry* ioevents_;
     const unsigned num_queues_;

@@ -36,6 +36,8 @@
 #include "vcpu/boot_regs.h"
 #include "vcpu/exit_handler.h"
 #include "vcpu/vcpu_thread.h"
+#include "stats/stats.h"
+#include "vm/device_stats.h"
 #include "vm/layout.h"
 #include "sandbox/seccomp.h"
 #include "vm/gdb_glue.h"
@@ -104,6 +106,9 @@ struct Machine::Impl {
     std::vector<KvmStats> vcpu_stats;
     std::unique_ptr<ExitHandler> handler;
     std::vector<std::unique_ptr<VcpuThread>> threads;
+    // Its sources point at the devices and threads above: declared after
+    // them, so it goes first.
+    StatsRegistry stats;
     std::unique_ptr<GdbGlue> gdb;  // after threads: destroyed before them
     std::unique_ptr<ControlServer> control_server;
     bool power_button_pressed = false;
@@ -122,7 +127,8 @@ struct Machine::Impl {
     void request_poweroff(const char* why);
     bool all_vcpus_halted();
     nlohmann::json handle_control(const nlohmann::json& req);
-    nlohmann::json stats_json();
+    nlohmann::json stats_reply(const nlohmann::json& req);
+    void vcpu_stats_groups(std::vector<StatsGroup>& out);
     nlohmann::json regs_json(unsigned vcpu);
 };
 
@@ -178,6 +184,7 @@ void Machine::Impl::build_legacy() {
             if (out) out->output(b);
         });
         pio.insert(spec->port, UartPio::kSize, std::make_shared<UartPio>(com.uart), lpc.name);
+        register_uart_stats(stats, lpc.name, *com.uart);
         com.backend = std::move(backend);
         coms.push_back(std::move(com));
     }
@@ -195,6 +202,7 @@ void Machine::Impl::build_pci() {
             throw Error("pci bus " + std::to_string(d.addr.bus) + " is not supported (use bus 0)");
         auto dev = make_pci_device(d, PciDeviceContext{mem, irq, irq, cfg.name});
         pci->add(d.addr.slot, d.addr.function, dev);
+        register_pci_stats(stats, pci_device_label(d.device, d.addr.slot, d.addr.function), *dev);
         pci_devices.push_back(std::move(dev));
     }
     pci->assign_resources();
@@ -258,6 +266,7 @@ void Machine::Impl::build_vcpus() {
         vcpus.push_back(std::move(v));
     }
     handler = std::make_unique<ExitHandler>(pio, mmio, ExitHandlerOptions{.strict_io = cfg.exit_on_unhandled_io});
+    stats.add([this](std::vector<StatsGroup>& out) { vcpu_stats_groups(out); });
 }
 
 void Machine::Impl::request_poweroff(const char* why) {
@@ -289,27 +298,39 @@ bool Machine::Impl::all_vcpus_halted() {
     return !threads.empty();
 }
 
-nlohmann::json Machine::Impl::stats_json() {
-    nlohmann::json out = nlohmann::json::array();
+void Machine::Impl::vcpu_stats_groups(std::vector<StatsGroup>& out) {
     for (size_t i = 0; i < threads.size(); ++i) {
-        const auto& c = threads[i]->counters();
+        StatsGroup g{"vcpu", {{"vcpu", std::to_string(i)}}, {}};
+        append_samples(g.samples, threads[i]->counters());
         pid_t tid = threads[i]->tid();
         std::string task = "/proc/self/task/" + std::to_string(tid);
-        nlohmann::json v = {
-            {"vcpu", i},
-            {"user_exits", c.exits.load()},
-            {"user_io_exits", c.io.load()},
-            {"user_mmio_exits", c.mmio.load()},
-            {"kicks", c.kicks.load()},
-            {"runtime_ns", thread_runtime_ns(tid)},
-            {"migrations", proc_value(task + "/sched", "se.nr_migrations")},
-        };
-        nlohmann::json k = nlohmann::json::object();
-        for (const auto& [name, value] : vcpu_stats[i].read()) k[name] = value;
-        v["kvm"] = k;
-        out.push_back(v);
+        Sample rt{"runtime_ns", "", "vcpu_runtime_seconds_total",
+                  "CPU time of the vCPU thread (schedstat)", MetricKind::Counter, {}, thread_runtime_ns(tid), 1e9};
+        g.samples.push_back(std::move(rt));
+        g.samples.push_back({"migrations", "", "vcpu_migrations_total",
+                             "Moves of the vCPU thread between host CPUs (se.nr_migrations)", MetricKind::Counter,
+                             {}, proc_value(task + "/sched", "se.nr_migrations")});
+        for (const auto& k : vcpu_stats[i].read_values()) {
+            const bool counter = k.kind == KvmStats::Kind::Cumulative;
+            g.samples.push_back({k.name, "kvm", "kvm_vcpu_" + k.name + (counter ? "_total" : ""),
+                                 "KVM's per-vCPU statistic " + k.name + " (KVM_GET_STATS_FD)",
+                                 counter ? MetricKind::Counter : MetricKind::Gauge, {}, k.value});
+        }
+        out.push_back(std::move(g));
     }
-    return out;
+}
+
+nlohmann::json Machine::Impl::stats_reply(const nlohmann::json& req) {
+    std::string format = "json";
+    if (req.contains("format")) {
+        if (!req["format"].is_string()) throw Error("format must be \"json\" or \"prometheus\"");
+        format = req["format"].get<std::string>();
+    }
+    if (format != "json" && format != "prometheus")
+        throw Error("unknown stats format '" + format + "' (json or prometheus)");
+    auto groups = stats.collect();
+    if (format == "prometheus") return {{"format", format}, {"text", format_prometheus(cfg.name, groups)}};
+    return {{"vcpus", vcpus_json(groups)}, {"devices", devices_json(groups)}};
 }
 
 nlohmann::json Machine::Impl::regs_json(unsigned idx) {
@@ -334,7 +355,7 @@ nlohmann::json Machine::Impl::handle_control(const nlohmann::json& req) {
     if (cmd == "status")
         return {{"name", cfg.name}, {"vcpus", cfg.cpus}, {"lowmem", vm.lowmem()},
                 {"highmem", vm.highmem()}, {"pid", ::getpid()}};
-    if (cmd == "stats") return {{"vcpus", stats_json()}};
+    if (cmd == "stats") return stats_reply(req);
     if (cmd == "regs") {
         unsigned idx = 0;
         if (req.contains("vcpu")) {

@@ -35,7 +35,7 @@ exits=$(awk -F'\t' '/number of times in\/out of guest/ {print $2; exit}' stats1.
 expect_in_file stats-two-vcpus stats1.txt '^vcpu1 stats:'
 expect_in_file stats-manual-counters stats1.txt 'number of NMIs delivered to vcpu'
 bhyvectl --vm=vm1 --get-stats --json >stats.json
-expect_in_file stats-json stats.json '^\{"vcpus":\[\{.*"runtime_ns":[0-9]+'
+expect_in_file stats-json stats.json '^\{"devices":\[.*"vcpus":\[\{.*"runtime_ns":[0-9]+'
 
 bhyvectl --vm=vm1 --get-rip >rip.txt
 expect_in_file get-rip rip.txt '^rip\[0\]	0x[0-9a-f]{16}$'

@@ -61,6 +61,9 @@ no_vm_left bhyveload-missing-disk
 expect4 bhyvectl-no-vm-flag 'vm' "$bin/bhyvectl" --destroy
 expect4 bhyvectl-unknown-flag 'unknown' "$bin/bhyvectl" --vm=x --frob
 expect4 bhyvectl-missing-vm 'does not exist' "$bin/bhyvectl" --vm=nosuchvm --destroy
+expect4 bhyvectl-prometheus-alone 'goes with --get-stats' "$bin/bhyvectl" --vm=x --prometheus
+expect4 bhyvectl-prometheus-json 'no --json' "$bin/bhyvectl" --vm=x --get-stats --prometheus --json
+expect4 bhyvectl-raw-alone 'goes alone' "$bin/bhyvectl" --vm=x --raw-request --get-stats
 
 if [[ -n $kdir && -f $kdir/vmlinuz ]]; then
 	expect4 bhyveload-too-little-memory 'too small' "$bin/bhyveload" -m 16 -h "$kdir" -e kernel=vmlinuz vm1

@@ -6,6 +6,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -67,6 +69,57 @@ TEST(ControlServer, SocketIsOwnerOnlyAndSurvivesAbuse) {
         });
     for (auto& t : clients) t.join();
     EXPECT_EQ(good, 8);
+}
+
+// bhyvectl --raw-request: input goes out verbatim as it arrives, the reply
+// line comes back as it is.
+std::string raw(const std::string& path, const std::string& input, int delay_ms = 0) {
+    int p[2];
+    if (pipe(p) != 0) return "pipe failed";
+    std::thread feeder([&, w = p[1]] {
+        if (delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        (void)!write(w, input.data(), input.size());
+        close(w);
+    });
+    std::string reply;
+    try {
+        reply = control_request_raw(path, p[0]);
+    } catch (const Error& e) {
+        reply = std::string("error: ") + e.what();
+    }
+    feeder.join();
+    close(p[0]);
+    return reply;
+}
+
+TEST(ControlServer, RawRequestsGetErrorRepliesAndTheServerCarriesOn) {
+    std::string path = "/tmp/khyve-ctl-raw-" + std::to_string(getpid());
+    ControlServer srv(path, echo);
+    auto ok = nlohmann::json::parse(raw(path, "{\"version\":1,\"command\":\"ping\"}\n"));
+    EXPECT_EQ(ok["echo"], "ping");
+    // No newline: the end of input ends the request.
+    EXPECT_EQ(nlohmann::json::parse(raw(path, "{\"version\":1,\"command\":\"ping\"}"))["ok"], true);
+    auto bad = nlohmann::json::parse(raw(path, "{\"version\":1,\n"));
+    EXPECT_EQ(bad["ok"], false);
+    EXPECT_NE(bad["error"].get<std::string>().find("malformed request"), std::string::npos);
+    auto big = nlohmann::json::parse(raw(path, std::string(kControlMaxRequest + 100, 'a') + "\n"));
+    EXPECT_EQ(big["error"], "request too large, incomplete or too slow");
+    // A client that says nothing for longer than 2 s is answered and dropped.
+    auto slow = nlohmann::json::parse(raw(path, "{\"version\":1,\"command\":\"ping\"}\n", 2600));
+    EXPECT_EQ(slow["error"], "request too large, incomplete or too slow");
+    // 20 clients at once, good and bad mixed: every one gets its own answer.
+    std::vector<std::thread> clients;
+    std::atomic<int> good{0}, refused{0};
+    for (int i = 0; i < 20; ++i)
+        clients.emplace_back([&, i] {
+            auto r = nlohmann::json::parse(raw(path, i % 2 ? "{\"version\":1,\"command\":\"ping\"}\n" : "]]\n"));
+            if (r["ok"] == true && r["echo"] == "ping") good++;
+            if (r["ok"] == false) refused++;
+        });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(good, 10);
+    EXPECT_EQ(refused, 10);
+    EXPECT_EQ(control_request(path, {{"version", 1}, {"command", "ping"}})["echo"], "ping");
 }
 
 TEST(ControlServer, ClientReportsNotRunning) {

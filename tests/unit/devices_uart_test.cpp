@@ -341,5 +341,25 @@ TEST(DevicesUart, ConcurrentInputAndOutput) {
     EXPECT_EQ(sent.load(), 2000u);
 }
 
+TEST(DevicesUart, CountsBytesBothWays) {
+    Rig r;
+    for (char c : std::string("hello")) r.uart.write(THR, uint8_t(c));
+    EXPECT_EQ(r.uart.counters().tx_bytes.get(), 5u);
+    // Loopback bytes never leave the UART: not transmitted.
+    r.uart.write(MCR, 0x10);
+    r.uart.write(THR, 'x');
+    EXPECT_EQ(r.uart.counters().tx_bytes.get(), 5u);
+    EXPECT_EQ(r.send("ab"), 0u);  // the receiver is disconnected in loopback
+    EXPECT_EQ(r.uart.counters().rx_bytes.get(), 0u);
+    r.uart.write(MCR, 0);
+    EXPECT_EQ(r.send("abc"), 3u);
+    EXPECT_EQ(r.uart.counters().rx_bytes.get(), 3u);
+    // Only what was accepted counts.
+    std::string big(Uart16550::kRxCapacity + Uart16550::kFifoSize, 'z');
+    size_t took = r.send(big);
+    EXPECT_LT(took, big.size());
+    EXPECT_EQ(r.uart.counters().rx_bytes.get(), 3u + took);
+}
+
 }  // namespace
 }  // namespace khyve

@@ -522,5 +522,41 @@ TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
     EXPECT_EQ(sa.find('\0'), std::string::npos);
 }
 
+TEST(VirtioBlk, CountsRequestsBytesAndErrors) {
+    BlkHarness h;
+    std::vector<uint8_t> pattern(1024, 0x5a);
+    EXPECT_EQ(h.run(kTOut, 4, 1024, false, nullptr, pattern.data()), kSOk);
+    EXPECT_EQ(h.run(kTIn, 4, 1024, true), kSOk);
+    EXPECT_EQ(h.run(kTIn, 0, 100, true), kSIoErr);      // not whole sectors: no bytes move
+    EXPECT_EQ(h.run(kTIn, 1000, 512, true), kSIoErr);   // past the end
+    EXPECT_EQ(h.run(kTFlush, 0, 0, false), kSOk);
+    EXPECT_EQ(h.run(kTGetId, 0, 20, true), kSOk);
+    EXPECT_EQ(h.run(99, 0, 0, false), kSUnsupp);
+    const BlockCounters& c = h.dev->counters();
+    EXPECT_EQ(c.writes.get(), 1u);
+    EXPECT_EQ(c.reads.get(), 3u);
+    EXPECT_EQ(c.flushes.get(), 1u);
+    EXPECT_EQ(c.get_ids.get(), 1u);
+    EXPECT_EQ(c.unknown.get(), 1u);
+    EXPECT_EQ(c.discards.get(), 0u);
+    EXPECT_EQ(c.bytes_written.get(), 1024u);
+    EXPECT_EQ(c.bytes_read.get(), 1024u);
+    EXPECT_EQ(c.io_errors.get(), 2u);
+    EXPECT_EQ(c.unsupported.get(), 1u);
+    EXPECT_EQ(h.ring.queues[0].counters().used.get(), 7u);
+}
+
+TEST(VirtioBlk, HostErrorCountsAsIoErrorWithoutBytes) {
+    BlkHarness h(false, [](int fd, const BlockStep& s) -> int64_t {
+        if (s.kind == BlockStep::kWritev) return -ENOSPC;
+        return run_step_sync(fd, s);
+    });
+    std::vector<uint8_t> pattern(512, 1);
+    EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, pattern.data()), kSIoErr);
+    EXPECT_EQ(h.dev->counters().writes.get(), 1u);
+    EXPECT_EQ(h.dev->counters().bytes_written.get(), 0u);
+    EXPECT_EQ(h.dev->counters().io_errors.get(), 1u);
+}
+
 }  // namespace
 }  // namespace khyve

@@ -180,7 +180,9 @@ TEST(VirtioNet, TransmitReachesPortWithHeader) {
     auto u = h.rings.used(1);
     ASSERT_TRUE(u);
     EXPECT_EQ(u->len, 0u);
-    EXPECT_EQ(h.dev->stats().tx_frames, 1u);
+    EXPECT_EQ(h.dev->counters().tx_packets.get(), 1u);
+    EXPECT_EQ(h.dev->counters().tx_bytes.get(), 60u);  // the frame, not the virtio header
+    EXPECT_EQ(h.rings.queues[1].counters().used.get(), 1u);
     EXPECT_GT(h.irq.used, 0);
 }
 
@@ -197,8 +199,9 @@ TEST(VirtioNet, BadTransmitsDroppedButReturned) {
     h.transmit(bad, frame_of(100, 1));            // UFO was not offered
     for (int i = 0; i < 4; i++) EXPECT_TRUE(h.rings.used(1)) << i;
     EXPECT_TRUE(h.host_read().empty());
-    EXPECT_EQ(h.dev->stats().tx_dropped, 4u);
-    EXPECT_EQ(h.dev->stats().tx_frames, 0u);
+    EXPECT_EQ(h.dev->counters().tx_dropped.get(), 4u);
+    EXPECT_EQ(h.dev->counters().tx_packets.get(), 0u);
+    EXPECT_EQ(h.dev->counters().tx_bytes.get(), 0u);
     // The largest legal frame still goes through.
     h.transmit(hdr, frame_of(kMaxFrame, 3));
     EXPECT_EQ(h.host_read().size(), size_t(kMaxFrame) + 12);
@@ -224,7 +227,8 @@ TEST(VirtioNet, ReceiveIntoOneBufferSetsNumBuffers) {
     EXPECT_EQ(h.rings.host(buf)[12], 0x42);
     EXPECT_EQ(h.rings.host(buf)[111], 0x42);
     EXPECT_EQ(h.rings.host(buf)[112], 0xcc);
-    EXPECT_EQ(h.dev->stats().rx_frames, 1u);
+    EXPECT_EQ(h.dev->counters().rx_packets.get(), 1u);
+    EXPECT_EQ(h.dev->counters().rx_bytes.get(), 100u);
 }
 
 // With guest TSO the stash cannot reach 64 KiB here, so the frame goes
@@ -292,7 +296,7 @@ TEST(VirtioNet, PacketLargerThanWholeRingDropped) {
     h.host_send(NetHdr{}, 1000, 1);
     h.host_send(NetHdr{}, 20, 2);  // 32 bytes: fits in two buffers
     h.worker.fds.at(h.port_fd)();
-    EXPECT_EQ(h.dev->stats().rx_dropped, 1u);
+    EXPECT_EQ(h.dev->counters().rx_dropped.get(), 1u);
     auto a = h.rings.used(0), b = h.rings.used(0);
     ASSERT_TRUE(a && b);
     EXPECT_EQ(a->len + b->len, 32u);

@@ -389,6 +389,33 @@ TEST(VirtioPci, RngEndToEndMsix) {
     EXPECT_EQ(m.get<uint32_t>(0x3008 + 8), 16u);
 }
 
+TEST(VirtioPci, CountsNotificationsInterruptsAndUsedBuffers) {
+    Machine m(std::make_shared<VirtioRng>());
+    EXPECT_EQ(m.dev->name(), "virtio-rnd");
+    m.dev->set_name("virtio-rnd@5:0");
+    EXPECT_EQ(m.dev->name(), "virtio-rnd@5:0");
+    ASSERT_EQ(m.dev->num_queues(), 1u);
+    m.enable_msix();
+    ASSERT_TRUE(m.negotiate(kModern));
+    m.setup_queue(0, 8, 0x1000, 0x2000, 0x3000, 1);
+    m.desc(0x1000, 0, 0x10000, 32, kWrite);
+    m.push(0x2000, 8, 0);
+    m.driver_ok();  // the transport kicks the queue once itself
+    const QueueCounters& c = m.dev->queue_counters(0);
+    ASSERT_TRUE(wait_for([&] { return c.interrupts.get() == 1; }));
+    EXPECT_EQ(c.used.get(), 1u);
+    EXPECT_EQ(c.notifications.get(), 1u);
+    m.desc(0x1000, 1, 0x10100, 16, kWrite);
+    m.push(0x2000, 8, 1);
+    m.notify(0);
+    ASSERT_TRUE(wait_for([&] { return c.interrupts.get() == 2; }));
+    EXPECT_EQ(c.used.get(), 2u);
+    EXPECT_EQ(c.notifications.get(), 2u);
+    // A reset does not clear them: they count over the device's life.
+    m.set_status(0);
+    EXPECT_EQ(m.dev->queue_counters(0).used.get(), 2u);
+}
+
 TEST(VirtioPci, RngEndToEndIntxThroughIoeventfd) {
     Machine m(std::make_shared<VirtioRng>(), true);
     const uint64_t notify = m.bar + VirtioPci::kNotify;
