@@ -17,6 +17,8 @@ PACKAGES=(
   coreutils util-linux procps
   # gdb (its libraries serve the test host's gdb-minimal too), USDT headers
   gdb
+  # USDT checks: readelf -n lists the probes, perf attaches to them (tests/cli/usdt_*.sh)
+  binutils linux-perf
 )
 
 missing=()
