@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/ucontext.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -83,6 +84,9 @@ const std::vector<unsigned long> kControlIoctls = {
     KVM_IRQ_LINE, KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_MP_STATE,
     KVM_IRQFD, KVM_IOEVENTFD, kvm_abi::kSetGsiRouting,
     TCSETS, TCSETSW, TCSETSF,
+    // the main thread tears the devices down: an active virtio-net puts the
+    // tap's offloads back (a guest that reboots leaves it active)
+    TUNSETOFFLOAD,
 };
 
 // Requests a filtered thread may make of prctl: installing a further filter
@@ -252,21 +256,35 @@ thread_local const char* t_kind = "?";
 
 // A refused syscall is a VMM bug: say which one, on one line, and stop with
 // bhyve's error status (async-signal-safe: no stdio).
-void on_sigsys(int, siginfo_t* si, void*) {
-    char msg[160] = "bhyve: seccomp refused syscall ";
-    size_t n = std::strlen(msg);
-    char digits[16];
-    int nr = si->si_syscall, k = 0;
+size_t put_number(char* out, unsigned long v, unsigned base) {
+    char digits[24];
+    size_t k = 0;
     do {
-        digits[k++] = char('0' + nr % 10);
-        nr /= 10;
-    } while (nr > 0 && k < 15);
-    while (k > 0) msg[n++] = digits[--k];
+        digits[k++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v > 0 && k < sizeof digits);
+    for (size_t i = 0; i < k; ++i) out[i] = digits[k - 1 - i];
+    return k;
+}
+
+void on_sigsys(int, siginfo_t* si, void* ctx) {
+    char msg[200] = "bhyve: seccomp refused syscall ";
+    size_t n = std::strlen(msg);
+    n += put_number(msg + n, static_cast<unsigned long>(si->si_syscall), 10);
+    // For ioctl the request number is what tells the bug apart.
+    if (si->si_syscall == SYS_ioctl && ctx) {
+        const char req[] = " (ioctl 0x";
+        std::memcpy(msg + n, req, sizeof req - 1);
+        n += sizeof req - 1;
+        const auto* uc = static_cast<const ucontext_t*>(ctx);
+        n += put_number(msg + n, static_cast<unsigned long>(uc->uc_mcontext.gregs[REG_RSI]) & 0xffffffffu, 16);
+        msg[n++] = ')';
+    }
     const char* kind = t_kind;
     const char in[] = " in a ";
     std::memcpy(msg + n, in, sizeof in - 1);
     n += sizeof in - 1;
-    for (; *kind && n < 60; ++kind) msg[n++] = *kind;
+    for (; *kind && n < 120; ++kind) msg[n++] = *kind;
     const char tail[] = " thread (a khyve bug: run with -o khyve.seccomp=false meanwhile)\n";
     std::memcpy(msg + n, tail, sizeof tail - 1);
     n += sizeof tail - 1;

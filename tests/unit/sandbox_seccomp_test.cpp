@@ -20,6 +20,8 @@
 #include <functional>
 #include <thread>
 
+#include <linux/if_tun.h>
+
 #include <gtest/gtest.h>
 
 #include "sandbox/seccomp.h"
@@ -164,6 +166,40 @@ TEST_F(SandboxSeccomp, ControlReadsProcButOpensNothingForWriting) {
                     return kOk;
                 }),
                 kOk);
+}
+
+// The main thread tears the machine down under the control filter: a virtio-net
+// still active then (a guest that reboots without resetting it) puts the tap's
+// offloads back. Found by the vmrun scenario: bhyve died at a guest reboot.
+TEST_F(SandboxSeccomp, ControlMayResetTapOffloadsAtTeardown) {
+    expect_exit(in_child([] {
+                    install_thread_filter(ThreadKind::Control, FilterAction::Eperm);
+                    return passed(::ioctl(-1, TUNSETOFFLOAD, 0ul), 1);
+                }),
+                kOk);
+}
+
+// bhyve's own mode (Kill) traps: one line naming the syscall, the ioctl
+// request and the thread kind, then bhyve's error status.
+TEST_F(SandboxSeccomp, RefusalSaysWhichIoctlInWhichThreadKind) {
+    int p[2];
+    ASSERT_EQ(::pipe(p), 0);
+    int status = in_child([&] {
+        ::dup2(p[1], 2);
+        set_sandbox_mode(SandboxMode::Kill);
+        enter_thread_sandbox(ThreadKind::Control);
+        ::ioctl(-1, KVM_RUN, 0);
+        return 1;
+    });
+    ::close(p[1]);
+    char buf[256] = {};
+    ssize_t n = ::read(p[0], buf, sizeof buf - 1);
+    ::close(p[0]);
+    expect_exit(status, 4);
+    ASSERT_GT(n, 0);
+    EXPECT_NE(std::string(buf).find("seccomp refused syscall 16 (ioctl 0xae80) in a control thread"),
+              std::string::npos)
+        << buf;
 }
 
 TEST_F(SandboxSeccomp, KillActionKillsTheProcessWithSigsys) {
