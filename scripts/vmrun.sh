@@ -53,7 +53,8 @@ hostdir=""
 loader_env=""
 acpi="-A"
 
-while getopts "hAc:m:t:d:I:C:H:e:" opt; do
+[ "${1:-}" = --help ] && usage 0
+while getopts ":hAc:m:t:d:I:C:H:e:" opt; do
 	case $opt in
 	c) cpus=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -66,7 +67,8 @@ while getopts "hAc:m:t:d:I:C:H:e:" opt; do
 $OPTARG" ;;
 	A) acpi="" ;;
 	h) usage 0 ;;
-	*) usage 4 ;;
+	:) echo "vmrun.sh: option -$OPTARG needs a value" >&2; exit 4 ;;
+	*) echo "vmrun.sh: unknown option -$OPTARG (see -h)" >&2; exit 4 ;;
 	esac
 done
 shift $((OPTIND - 1))
