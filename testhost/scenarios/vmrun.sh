@@ -68,8 +68,9 @@ if [ $ok = 1 ] && login first 0; then
 	from=$(offset)
 	type_line 'for i in $(seq 60); do ip -4 -o addr show scope global | grep -q inet && break; sleep 1; done; echo "KHYVE-GUEST-ADDR=$(ip -4 -o addr show scope global | sed -n "s/.* inet \([0-9.]*\).*/\1/p" | head -n1)"'
 	step guest-has-address 'KHYVE-GUEST-ADDR=[0-9]' 90 "$from"
-	# bash's bracketed-paste escapes may precede the line: not anchored.
-	addr=$(tail -c +$((from + 1)) $log | grep -o 'KHYVE-GUEST-ADDR=[0-9.]*' | head -n1 | cut -d= -f2)
+	# Not anchored: bash's bracketed-paste escapes may precede the line; a
+	# digit, so that the echo of the command line itself does not count.
+	addr=$(tail -c +$((from + 1)) $log | grep -o 'KHYVE-GUEST-ADDR=[0-9][0-9.]*' | head -n1 | cut -d= -f2)
 	echo "  guest address: ${addr:-none}; leases:"
 	sed 's/^/    /' $leases 2>/dev/null
 	case $addr in
