@@ -15,6 +15,8 @@ PACKAGES=(
   # test host and guest kit (testhost/)
   qemu-system-x86 busybox-static cpio kmod e2fsprogs fdisk xz-utils
   coreutils util-linux procps
+  # image scripts (scripts/image) and the vmrun scenario's Debian guest
+  debootstrap dnsmasq-base iproute2
   # gdb (its libraries serve the test host's gdb-minimal too), USDT headers
   gdb
   # USDT checks: readelf -n lists the probes, perf attaches to them (tests/cli/usdt_*.sh)

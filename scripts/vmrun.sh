@@ -15,6 +15,7 @@ DEFAULT_MEMSIZE=512M
 DEFAULT_TAPDEV=tap0
 DEFAULT_CONSOLE=stdio
 DEFAULT_DISKSIZE=8G
+DEFAULT_DISK=./diskdev
 
 usage() {
 	cat <<USAGE
@@ -24,7 +25,9 @@ usage: vmrun.sh [-hA] [-c cpus] [-m mem] [-t tapN] [-d disk] [-I iso]
   -c cpus      virtual CPUs (default $DEFAULT_CPUS)
   -m mem       guest memory (default $DEFAULT_MEMSIZE)
   -t tapN      tap device for virtio-net (default $DEFAULT_TAPDEV; -t none for no network)
-  -d disk      disk image, repeatable; created ($DEFAULT_DISKSIZE, sparse) if missing
+  -d disk      disk image, repeatable (default $DEFAULT_DISK); created
+               ($DEFAULT_DISKSIZE, sparse) if missing; the first one is booted with
+               bhyveload -d unless -e kernel=... is given
   -I iso       installation media, attached as an extra virtio-blk disk (read-only)
   -C console   console device for COM1 (default $DEFAULT_CONSOLE)
   -H hostdir   with -e kernel=..., load the kernel from this host directory
@@ -33,7 +36,9 @@ usage: vmrun.sh [-hA] [-c cpus] [-m mem] [-t tapN] [-d disk] [-I iso]
   -h           this help
 
 The VM is reloaded and restarted while the guest reboots (bhyve exit 0) and
-destroyed when it powers off (1), halts (2), triple-faults (3) or fails (4).
+destroyed when it powers off (1), halts (2), triple-faults (3) or fails (4);
+vmrun.sh exits with that status. When standard input is not a terminal the
+loader does not prompt: it boots the default entry.
 USAGE
 	exit "${1:-1}"
 }
@@ -48,7 +53,8 @@ hostdir=""
 loader_env=""
 acpi="-A"
 
-while getopts "hAc:m:t:d:I:C:H:e:" opt; do
+[ "${1:-}" = --help ] && usage 0
+while getopts ":hAc:m:t:d:I:C:H:e:" opt; do
 	case $opt in
 	c) cpus=$OPTARG ;;
 	m) mem=$OPTARG ;;
@@ -61,12 +67,14 @@ while getopts "hAc:m:t:d:I:C:H:e:" opt; do
 $OPTARG" ;;
 	A) acpi="" ;;
 	h) usage 0 ;;
-	*) usage 4 ;;
+	:) echo "vmrun.sh: option -$OPTARG needs a value" >&2; exit 4 ;;
+	*) echo "vmrun.sh: unknown option -$OPTARG (see -h)" >&2; exit 4 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ $# -eq 1 ] || { echo "vmrun.sh: exactly one VM name is required" >&2; exit 4; }
 vmname=$1
+[ -n "$disks" ] || disks=$DEFAULT_DISK
 
 # A stale VM of that name from an earlier run goes first (as the manual's vmrun.sh).
 if $BHYVECTL --vm="$vmname" --get-lowmem >/dev/null 2>&1; then
@@ -93,6 +101,22 @@ for d in $disks; do
 done
 [ -n "$iso" ] && devices="$devices -s $slot:0,virtio-blk,$iso,ro"
 
+# A signal (Ctrl-C reaches bhyve too, which presses the power button) ends
+# the loop after the running command instead of killing this script, so the
+# VM is still destroyed.
+stop=""
+trap 'stop=1' INT TERM HUP
+
+# The loader prompts only on a terminal; otherwise (a pipe or FIFO console)
+# it would wait for commands on stdin, so it gets none and boots.
+load() {
+	if [ -t 0 ]; then
+		$BHYVELOAD "$@"
+	else
+		$BHYVELOAD "$@" </dev/null
+	fi
+}
+
 status=0
 while :; do
 	# Word splitting of the -e values is avoided by rebuilding argv here.
@@ -111,16 +135,16 @@ while :; do
 	if [ -z "$have_kernel" ]; then
 		for d in $disks; do set -- "$@" -d "$d"; break; done
 	fi
-	$BHYVELOAD -m "$mem" -c "$console" "$@" "$vmname"
+	load -m "$mem" -c "$console" "$@" "$vmname"
 	status=$?
-	[ $status -eq 0 ] || break
+	[ $status -eq 0 ] || { status=4; break; }
+	[ -z "$stop" ] || break
 	# shellcheck disable=SC2086 # devices is a list of words on purpose
 	$BHYVE $acpi -H -c "$cpus" -m "$mem" $devices "$vmname"
 	status=$?
-	case $status in
-	0) echo "vmrun.sh: $vmname rebooted" ;;
-	*) break ;;
-	esac
+	[ $status -eq 0 ] || break
+	echo "vmrun.sh: $vmname rebooted"
+	[ -z "$stop" ] || break
 done
 
 case $status in

@@ -15,6 +15,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 CACHE=${KHYVE_CACHE:-$ROOT/.cache}
 KIT=$CACHE/kit
+IMG=$ROOT/scripts/image
 refresh=0
 [[ ${1:-} == --refresh ]] && refresh=1
 
@@ -30,7 +31,7 @@ done
 
 inputs_hash() {
   {
-    cat "$HERE/kit.sh" "$HERE/guest/init"
+    cat "$HERE/kit.sh" "$HERE/guest/init" "$IMG"/khyve-img-{create,partition,format}
     for f in "$HERE"/guest/scripts/*.sh; do [[ -f $f ]] && { echo "$f"; cat "$f"; }; done
     dpkg-query -W busybox-static e2fsprogs 2>/dev/null || true
   } | sha256sum | cut -d' ' -f1
@@ -64,35 +65,11 @@ if [[ -z $cloud_abi || -z $generic_abi ]]; then
     die "cannot resolve the kernel ABI from linux-image-cloud-amd64/linux-image-amd64 (Debian mirror unreachable?)"
 fi
 
-fetch() { # ABI -> unpacked package root in the cache
-  local abi=$1 pkg=linux-image-$1 dest=$CACHE/extract/$1
-  if [[ ! -f $dest/.unpacked ]]; then
-    local deb
-    deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | head -n1 || true)
-    if [[ -z $deb ]]; then
-      say "downloading $pkg"
-      local log
-      log=$(cd "$CACHE/debs" && apt-get download "$pkg" 2>&1) ||
-        die "cannot fetch $pkg: $(grep -m1 '^E:' <<<"$log" || tail -n1 <<<"$log") (Debian mirror unreachable?)"
-      deb=$(ls "$CACHE/debs/${pkg}"_*.deb | head -n1)
-    fi
-    say "unpacking $(basename "$deb")"
-    rm -rf "$dest"
-    dpkg-deb -x "$deb" "$dest"
-    depmod -b "$dest" "$abi"
-    touch "$dest/.unpacked"
-  fi
-  echo "$dest"
-}
-
-cloud_root=$(fetch "$cloud_abi")
-generic_root=$(fetch "$generic_abi")
-
-# Programs scenarios run inside the test host that the host must not be made
-# to install (gdb-minimal conflicts with a developer's full gdb): fetched by
-# package name and unpacked, like the kernels.
-fetch_tool_pkg() { # PACKAGE -> unpacked root
-  local pkg=$1 dest=$CACHE/extract/tool-$1
+# Downloads PACKAGE once into $CACHE/debs and unpacks it into
+# $CACHE/extract/NAME; with an ABI, runs depmod there too (kernels). Prints the
+# unpacked root.
+fetch_pkg() { # PACKAGE NAME [ABI]
+  local pkg=$1 dest=$CACHE/extract/$2 abi=${3:-}
   if [[ ! -f $dest/.unpacked ]]; then
     local deb log
     deb=$(ls "$CACHE/debs/${pkg}"_*.deb 2>/dev/null | head -n1 || true)
@@ -102,13 +79,21 @@ fetch_tool_pkg() { # PACKAGE -> unpacked root
         die "cannot fetch $pkg: $(grep -m1 '^E:' <<<"$log" || tail -n1 <<<"$log") (Debian mirror unreachable?)"
       deb=$(ls "$CACHE/debs/${pkg}"_*.deb | head -n1)
     fi
+    say "unpacking $(basename "$deb")"
     rm -rf "$dest"
     dpkg-deb -x "$deb" "$dest"
+    [[ -z $abi ]] || depmod -b "$dest" "$abi"
     touch "$dest/.unpacked"
   fi
   echo "$dest"
 }
-gdb_root=$(fetch_tool_pkg gdb-minimal)
+
+cloud_root=$(fetch_pkg "linux-image-$cloud_abi" "$cloud_abi" "$cloud_abi")
+generic_root=$(fetch_pkg "linux-image-$generic_abi" "$generic_abi" "$generic_abi")
+# Programs scenarios run inside the test host that the host must not be made
+# to install (gdb-minimal conflicts with a developer's full gdb): fetched by
+# package name and unpacked, like the kernels.
+gdb_root=$(fetch_pkg gdb-minimal tool-gdb-minimal)
 
 # Debian's linux-image packages ship a placeholder System.map; the real one is
 # in the -dbg package (283 MB). Only System.map is kept, cached by ABI.
@@ -184,7 +169,8 @@ guest_stage() { # STAGE KERNEL-ROOT ABI MODULES...: the guest root file system
 GUEST_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
   virtio_blk virtio_net failover net_failover virtio_console virtio_rng button evdev
   crc16 mbcache jbd2 crc32c_generic ext4)
-TESTHOST_MODULES=(irqbypass kvm ccp kvm-amd tun bridge)
+# virtio_blk: scenarios may get a disk from run.sh (# khyve-testhost-disk:).
+TESTHOST_MODULES=(irqbypass kvm ccp kvm-amd tun bridge virtio_pci virtio_blk)
 
 # --- assemble ------------------------------------------------------------------
 
@@ -207,21 +193,20 @@ done
 # would just grow the test host's initramfs.
 rm -f "$new/generic/System.map" "$new/generic/config"
 
-# Test disks: the cloud guest's userland on one ext4 partition, MBR and GPT.
+# Test disks: the cloud guest's userland on one ext4 partition, MBR and GPT,
+# made by the image scripts (scripts/image) as an operator would.
 say "disk images"
 # partition_and_format LABEL(dos|gpt) STAGE OUT UUID: a 64 MiB disk, one ext4
 # partition from sector 2048 filled from STAGE (mkfs -d: no mount, no root).
+# The fixed time, UUID and hash seed make the same bytes on every build.
 partition_and_format() {
-  local label=$1 stage=$2 out=$3 uuid=$4 start size
-  truncate -s 64M "$out"
-  printf 'label: %s\nstart=2048, type=L\n' "$label" | sfdisk -q "$out" >/dev/null
-  read -r start size < <(sfdisk -d "$out" | sed -n 's/.*start= *\([0-9]*\), size= *\([0-9]*\).*/\1 \2/p')
-  truncate -s $((size * 512)) "$work/part.img"
-  E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -L "khyve-$label" -U "$uuid" \
-    -E root_owner=0:0,hash_seed=4b687976-6500-4000-8000-000000000000 \
-    -d "$stage" "$work/part.img"
-  dd if="$work/part.img" of="$out" bs=512 seek="$start" conv=notrunc,sparse status=none
-  rm -f "$work/part.img"
+  local label=$1 stage=$2 out=$3 uuid=$4 log
+  log=$({
+    "$IMG/khyve-img-create" "$out" 64M &&
+      "$IMG/khyve-img-partition" -t "$([[ $label == dos ]] && echo mbr || echo gpt)" "$out" &&
+      E2FSPROGS_FAKE_TIME=1700000000 "$IMG/khyve-img-format" -L "khyve-$label" -U "$uuid" \
+        -E root_owner=0:0,hash_seed=4b687976-6500-4000-8000-000000000000 -d "$stage" "$out"
+  } 2>&1) || die "image scripts failed on $(basename "$out"): $(tail -n1 <<<"$log")"
 }
 make_disk() { # LABEL(dos|gpt) OUT
   local label=$1 out=$2 stage=$work/disk-$1

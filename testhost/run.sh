@@ -56,6 +56,16 @@ log=$logdir/$name.log
 
 "$HERE/kit.sh" >&2
 
+# "# khyve-testhost-disk: debian" gives the scenario the debootstrapped Debian
+# image (testhost/debian-image.sh) as $KHYVE_DISK: /dev/vda in the test host.
+disk=
+for d in $(sed -n 's/^# khyve-testhost-disk://p' "$script"); do
+  case $d in
+  debian) "$HERE/debian-image.sh" >&2; disk=$CACHE/debian/debian.img ;;
+  *) echo "run.sh: unknown test-host disk '$d' in $script" >&2; exit 2 ;;
+  esac
+done
+
 # A /dev/kvm backed by kvm_intel/kvm_amd runs stock kernels; PVM does not.
 # KHYVE_TESTHOST=1 forces the test host, KHYVE_TESTHOST=0 the direct mode.
 mode=testhost
@@ -77,6 +87,12 @@ run_direct() {
   trap 'rm -rf "$bin" "$scratch"' EXIT
   for t in "${tools[@]}"; do [[ -x $build/$t ]] && ln -s "$build/$t" "$bin/$t"; done
   [[ -f $ROOT/scripts/vmrun.sh ]] && ln -s "$ROOT/scripts/vmrun.sh" "$bin/vmrun.sh"
+  for t in "$ROOT"/scripts/image/khyve-*; do ln -s "$t" "$bin/"; done
+  # The disk is copied: here no snapshot keeps the guest's writes out of it.
+  if [[ -n $disk ]]; then
+    cp --sparse=always "$disk" "$scratch/testhost-disk.img"
+    export KHYVE_DISK=$scratch/testhost-disk.img
+  fi
   set -a
   # shellcheck disable=SC1091
   . "$KIT/env"
@@ -124,10 +140,16 @@ run_testhost() {
     mkdir -p "$stage/root/khyve/bin"
     install -m 755 "$ROOT/scripts/vmrun.sh" "$stage/root/khyve/bin/vmrun.sh"
     bins+=(vmrun.sh)
-    if head -n1 "$ROOT/scripts/vmrun.sh" | grep -q bash; then
-      stage_binary "$(command -v bash)" bin/bash "$stage/root"
-    fi
   fi
+  # The image scripts (scripts/image) are bash, started through /usr/bin/env.
+  local s
+  for s in "$ROOT"/scripts/image/khyve-*; do
+    install -m 755 "$s" "$stage/root/khyve/bin/"
+    bins+=("${s##*/}")
+  done
+  stage_binary "$(command -v bash)" bin/bash "$stage/root"
+  mkdir -p "$stage/root/usr/bin"
+  ln -sf /bin/busybox "$stage/root/usr/bin/env"
   # A scenario names extra host programs it needs in a line
   # "# khyve-testhost-tools: prog..."; they are staged with their libraries.
   local tool path
@@ -155,6 +177,7 @@ run_testhost() {
     echo "KHYVE_SCRATCH=/tmp/khyve"
     echo "KHYVE_MODE=testhost"
     echo "KHYVE_SCENARIO=$name"
+    [[ -z $disk ]] || echo "KHYVE_DISK=/dev/vda"
   } >"$stage/root/khyve/env"
   echo "run.sh: test host with: ${bins[*]:-no VMM binaries}" >&2
   (cd "$stage/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$stage/run.cpio"
@@ -178,6 +201,9 @@ run_testhost() {
   local qemu=("$qemu_bin" -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
     -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "$append"
     -nographic -no-reboot -nodefaults -serial "$serial")
+  # Snapshot mode: the test host's writes go to a temporary overlay, never
+  # to the cached image, and nothing of it is copied into the test host's RAM.
+  [[ -z $disk ]] || qemu+=(-drive "file=$disk,if=virtio,format=raw,snapshot=on")
   if ((interactive)); then
     set +e
     "${qemu[@]}"
