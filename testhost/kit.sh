@@ -32,7 +32,7 @@ done
 inputs_hash() {
   {
     cat "$HERE/kit.sh" "$HERE/guest/init" "$IMG"/khyve-img-{create,partition,format}
-    for f in "$HERE"/guest/scripts/*.sh; do [[ -f $f ]] && { echo "$f"; cat "$f"; }; done
+    for f in "$HERE"/guest/scripts/*.sh; do [[ -f $f ]] && { basename "$f"; cat "$f"; }; done
     dpkg-query -W busybox-static e2fsprogs 2>/dev/null || true
   } | sha256sum | cut -d' ' -f1
 }
