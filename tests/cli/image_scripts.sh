@@ -131,5 +131,22 @@ expect4 vmrun-no-name 'exactly one VM name' sh "$src/scripts/vmrun.sh"
 expect4 vmrun-bad-option 'unknown option -Z' sh "$src/scripts/vmrun.sh" -Z vm1
 expect4 vmrun-no-value 'option -c needs a value' sh "$src/scripts/vmrun.sh" -c
 
+# mount / umount a partition of a script-made image (root and loop devices
+# only): the file written through the mount is in the filesystem afterwards,
+# and no loop device is left.
+if [[ $(id -u) != 0 ]] || ! losetup -f >/dev/null 2>&1; then
+	echo "skip mount/umount: needs root and a free loop device"
+else
+	mkdir -p mnt
+	expect0 mount "$img/khyve-img-mount" gpt.img mnt
+	echo through-mount >mnt/khyve-written 2>/dev/null
+	expect0 umount "$img/khyve-img-umount" mnt
+	mountpoint -q mnt && bad umount-unmounted "mnt still mounted" || ok umount-unmounted
+	losetup -j gpt.img | grep -q . && bad umount-loop-freed "$(losetup -j gpt.img)" || ok umount-loop-freed
+	got=$(debugfs -R 'cat /khyve-written' "gpt.img?offset=1048576" 2>/dev/null)
+	[[ $got == through-mount ]] && ok mount-write-landed || bad mount-write-landed "got '$got'"
+	e2fsck -fn "gpt.img?offset=1048576" >fsck.out 2>&1 && ok mount-fsck-clean || bad mount-fsck-clean "$(tail -n2 fsck.out)"
+fi
+
 echo "image scripts: $passed passed, $failed failed"
 ((failed == 0))
