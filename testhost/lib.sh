@@ -54,6 +54,15 @@ expect_not_in_file() {
 	fi
 }
 
+# wait_exit PID SECONDS: waits up to SECONDS for the background job PID to
+# end, SIGKILLs it if it has not, and returns its exit status (137 = killed).
+wait_exit() {
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt $(($2 * 10)) ]; do sleep 0.1; _i=$((_i + 1)); done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1"
+}
+
 # run_guest LOGFILE TIMEOUT CMD...: runs a VMM command (stdin from
 # $GUEST_STDIN, default /dev/null), killed after TIMEOUT seconds. Its output
 # goes to LOGFILE and, indented with "  | ", to the console, so guest marker

@@ -35,10 +35,7 @@ i=0
 while ! grep -q 'khyve-guest:' debian.log && [ $i -lt 1800 ]; do sleep 0.1; i=$((i + 1)); done
 # Opened read-write so that a dead bhyve (no reader) cannot block the write.
 echo "poweroff -f" 1<>console.in
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-kill -KILL $pid 2>/dev/null
-wait $pid
+wait_exit $pid 60
 rc=$?
 [ $rc -eq 1 ] && pass debian-powered-off || fail debian-powered-off "bhyve exited $rc"
 expect_in_file debian-booted debian.log 'KHYVE-GUEST-INIT'

@@ -194,10 +194,7 @@ sleep 2
 [ "$(grep -c '^KHYVE-TICK' vm1.log)" -gt "$before" ] && pass guest-still-working || fail guest-still-working "no new ticks"
 
 echo "poweroff -f" 1<>console.in
-i=0
-while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-kill -KILL $pid 2>/dev/null
-wait $pid
+wait_exit $pid 60
 rc=$?
 [ $rc -eq 1 ] && pass guest-powered-off || fail guest-powered-off "bhyve exited $rc"
 bhyvectl --vm=vm1 --destroy
