@@ -1,7 +1,8 @@
 # SIGKILL durability: the guest writes numbered blocks with a flush after
 # each and reports "FLUSHED n"; bhyve is SIGKILLed in the middle of those
 # writes, at a different point each round. Every block up to the last
-# reported n must be in the image with its exact content.
+# reported n must be in the image with its exact content. In the first
+# round, every bhyve thread must be running under its seccomp filter.
 . "$KHYVE_LIB"
 
 # expect_blocks ROUND IMAGE N: blocks 1..N hold their records.
@@ -19,6 +20,29 @@ expect_blocks() {
 	done
 	[ $_bad -eq 0 ] && pass "$1-flushed-blocks-intact ($3 blocks)" ||
 		fail "$1-flushed-blocks-intact" "$_bad of $3 flushed blocks wrong"
+}
+
+# expect_all_threads_filtered PID: bhyve runs with its default sandbox: every
+# thread (main/control, vCPU, virtio worker, io_uring, console) is under a
+# seccomp filter, with no_new_privs and no effective capabilities.
+expect_all_threads_filtered() {
+	_total=0
+	_ok=0
+	for _t in /proc/$1/task/*; do
+		_total=$((_total + 1))
+		_st=$(cat "$_t/status" 2>/dev/null) || continue
+		_sc=$(echo "$_st" | sed -n 's/^Seccomp:[[:space:]]*//p')
+		_nnp=$(echo "$_st" | sed -n 's/^NoNewPrivs:[[:space:]]*//p')
+		_cap=$(echo "$_st" | sed -n 's/^CapEff:[[:space:]]*//p')
+		_nf=$(echo "$_st" | sed -n 's/^Seccomp_filters:[[:space:]]*//p')
+		echo "  thread ${_t##*/}: Seccomp $_sc ($_nf filters), NoNewPrivs $_nnp, CapEff $_cap, in syscall $(cut -d' ' -f1 "$_t/syscall" 2>/dev/null)"
+		[ "$_sc" = 2 ] && [ "$_nnp" = 1 ] && [ "$_cap" = 0000000000000000 ] && _ok=$((_ok + 1))
+	done
+	if [ $_total -ge 3 ] && [ $_ok -eq $_total ]; then
+		pass "seccomp-on-by-default ($_ok threads filtered)"
+	else
+		fail seccomp-on-by-default "$_ok of $_total bhyve threads filtered and unprivileged"
+	fi
 }
 
 round=0
@@ -39,6 +63,7 @@ for point in "3 0" "12 0.3" "30 0.7" "45 0.1"; do
 		sleep 0.1
 		waited=$((waited + 1))
 	done
+	[ $round -eq 1 ] && expect_all_threads_filtered $pid
 	sleep "$extra"
 	if kill -KILL $pid 2>/dev/null; then
 		pass "$name-killed-mid-write (after FLUSHED $target + ${extra}s)"
