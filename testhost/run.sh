@@ -66,7 +66,7 @@ elif [[ ${KHYVE_TESTHOST:-} != 1 && -c /dev/kvm && ! -d /sys/module/kvm_pvm ]] &
   mode=direct
 fi
 
-tools=(bhyve bhyveload bhyvectl khyve_guest_evil)
+tools=(bhyve bhyveload bhyvectl khyve_guest_evil khyve_syscall_inject)
 t0=$SECONDS
 
 # --- run -----------------------------------------------------------------------
