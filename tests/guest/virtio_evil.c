@@ -70,6 +70,7 @@ static uint64_t ram_gpa;
 static int failures;
 static int type_net;
 static uint16_t next_avail, seen_used;
+static uint16_t queue_size = QSIZE; /* what bring_up() writes to queue_size */
 
 static void say(const char* fmt, ...) {
     va_list ap;
@@ -166,7 +167,7 @@ static uint8_t bring_up(uint64_t features, uint64_t desc_gpa) {
     for (unsigned q = 0; q < nq; ++q) {
         const unsigned base = (type_net && q == 0) ? 0x100000 : 0;
         w16(C_QSELECT, (uint16_t)q);
-        w16(C_QSIZE, QSIZE);
+        w16(C_QSIZE, queue_size);
         w16(C_QMSIX, NO_VECTOR);
         w64(C_QDESC, base == 0 && desc_gpa ? desc_gpa : gpa(base + R_DESC));
         w64(C_QDRIVER, gpa(base + R_AVAIL));
@@ -349,6 +350,22 @@ static void blk_cases(void) {
         if (st & S_NEEDS_RESET) pass("rings-outside-ram");
         else fail("rings-outside-ram", "status 0x%02x after DRIVER_OK", st);
         check_recovers("rings-outside-ram");
+    }
+    /* A queue size that is not a power of two: refused at DRIVER_OK. */
+    {
+        queue_size = 3;
+        uint8_t st = bring_up(F_VERSION_1 | F_INDIRECT, 0);
+        queue_size = QSIZE;
+        if (st & S_NEEDS_RESET) pass("queue-size-not-power-of-2");
+        else fail("queue-size-not-power-of-2", "status 0x%02x after DRIVER_OK", st);
+        check_recovers("queue-size-not-power-of-2");
+    }
+    /* A descriptor table that is not 16-byte aligned. */
+    {
+        uint8_t st = bring_up(F_VERSION_1 | F_INDIRECT, gpa(R_DESC) + 8);
+        if (st & S_NEEDS_RESET) pass("ring-misaligned");
+        else fail("ring-misaligned", "status 0x%02x after DRIVER_OK", st);
+        check_recovers("ring-misaligned");
     }
     /* An indirect table whose entries loop. */
     if (up("indirect-loop")) {
