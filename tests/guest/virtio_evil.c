@@ -46,7 +46,9 @@ enum { D_NEXT = 1, D_WRITE = 2, D_INDIRECT = 4 };
 #define F_INDIRECT (1ull << 28)
 #define F_VERSION_1 (1ull << 32)
 
-enum { BLK_IN = 0, BLK_OUT = 1, BLK_S_OK = 0, BLK_S_IOERR = 1 };
+enum { BLK_IN = 0, BLK_OUT = 1, BLK_DISCARD = 11, BLK_WRITE_ZEROES = 13, BLK_S_OK = 0, BLK_S_IOERR = 1 };
+#define F_BLK_DISCARD (1ull << 13)
+#define F_BLK_WRITE_ZEROES (1ull << 14)
 
 /* Layout of the 2 MiB scratch region (offsets). */
 enum {
@@ -428,6 +430,37 @@ static void blk_cases(void) {
         blk_chain(bad[i].type, bad[i].sector, bad[i].len);
         submit_raw(0, 1);
         expect_ioerr(bad[i].name);
+    }
+
+    /* Discard and write-zeroes (a punched hole or zeroes would change the
+     * image): one segment {sector, num_sectors, flags} after the header. */
+    struct {
+        const char* name;
+        uint32_t type;
+        uint64_t sector;
+        uint32_t count;
+    } segs[] = {
+        {"discard-sector-wraps", BLK_DISCARD, (1ull << 55) - 1, 2},
+        {"discard-past-end", BLK_DISCARD, cap - 1, 2},
+        {"write-zeroes-sector-max", BLK_WRITE_ZEROES, UINT64_MAX, 1},
+        {"write-zeroes-sector-wraps-to-0", BLK_WRITE_ZEROES, 1ull << 55, 1},
+    };
+    for (size_t i = 0; i < sizeof segs / sizeof segs[0]; ++i) {
+        const uint8_t st = bring_up(F_VERSION_1 | F_BLK_DISCARD | F_BLK_WRITE_ZEROES, 0);
+        if (!(st & S_DRIVER_OK) || (st & S_NEEDS_RESET)) {
+            fail(segs[i].name, "device did not come up (status 0x%02x)", st);
+            continue;
+        }
+        blk_header(segs[i].type, 0);
+        uint8_t* seg = ram + R_DATA;
+        memset(seg, 0, 16);
+        memcpy(seg, &segs[i].sector, 8);
+        memcpy(seg + 8, &segs[i].count, 4);
+        put_desc(R_DESC, 0, gpa(R_HDR), 16, D_NEXT, 1);
+        put_desc(R_DESC, 1, gpa(R_DATA), 16, D_NEXT, 2);
+        put_desc(R_DESC, 2, gpa(R_STATUS), 1, D_WRITE, 0);
+        submit_raw(0, 1);
+        expect_ioerr(segs[i].name);
     }
 }
 
