@@ -94,3 +94,119 @@ put("fuzz_config_file", "typical", b"# khyve\nname=vm1\ncpus=2\nmemory.size=512M
     b"lpc.com1.path=stdio\nkhyve.seccomp=true\n")
 put("fuzz_config_file", "expand", b"disk=/tmp/x.img\npci.0.2.0.device=virtio-blk\npci.0.2.0.path=%(disk)\nname=v\n")
 put("fuzz_config_file", "bad", b"=nokey\n")
+
+# fuzz_partition_table: tail bytes, head bytes, then the integral values read
+# from the end (first read = last bytes): sectors (3 bytes), odd byte count
+# (2), odd flag (1), CRC fix-up (1: 0 none, 1 for 512-byte, 2 for 4 KiB
+# sectors), tail length (3).
+import zlib
+
+def trailer(*vals):
+    """vals: (value, nbytes) in consumption order; returns the file tail."""
+    out = b""
+    for v, n in vals:
+        out = bytes((v >> (8 * i)) & 0xFF for i in range(n)) + out
+    return out
+
+def disk_seed(head, tail=b"", sectors=32768, fix=0, odd=0):
+    return tail + head + trailer((sectors, 3), (odd, 2), (1 if odd else 0, 1), (fix, 1), (len(tail), 3))
+
+def mbr_entry(boot, ptype, start, count):
+    return struct.pack("<B3sB3sII", boot, b"\0\0\0", ptype, b"\0\0\0", start, count)
+
+def mbr(entries):
+    s = bytearray(512)
+    for i, e in enumerate(entries):
+        s[446 + 16 * i:462 + 16 * i] = e
+    s[510], s[511] = 0x55, 0xAA
+    return s
+
+head = bytearray(96 * 512)
+head[0:512] = mbr([mbr_entry(0x80, 0x83, 2048, 8192), mbr_entry(0, 0x82, 10240, 2048),
+                   mbr_entry(0, 0x05, 64, 16384)])
+# Logicals: EBR at 64 -> partition at 64+16, next EBR at 64+32 -> partition at 96+16.
+head[64 * 512:65 * 512] = mbr([mbr_entry(0, 0x83, 16, 8), mbr_entry(0, 0x05, 32, 64)])
+head[96 * 512:] = b""
+ebr2 = mbr([mbr_entry(0, 0x83, 16, 32)])
+put("fuzz_partition_table", "mbr_logicals", disk_seed(bytes(head) + bytes(ebr2)))
+loop = bytearray(head)
+loop[64 * 512:65 * 512] = mbr([mbr_entry(0, 0x83, 16, 8), mbr_entry(0, 0x05, 0, 64)])  # points at itself
+put("fuzz_partition_table", "mbr_ebr_loop", disk_seed(bytes(loop)))
+put("fuzz_partition_table", "mbr_past_end", disk_seed(bytes(mbr([mbr_entry(0, 0x83, 2048, 1 << 30)]))))
+put("fuzz_partition_table", "whole_disk", disk_seed(bytes(1024)))
+put("fuzz_partition_table", "tiny", disk_seed(b"", sectors=0, odd=100))
+
+def guid_bytes(text):
+    h = text.replace("-", "")
+    b = bytes.fromhex(h)
+    return b[3::-1] + b[5:3:-1] + b[7:5:-1] + b[8:]
+
+def gpt(ss, sectors, parts, backup=False):
+    """Header (one sector) and entry array for a disk of `sectors` sectors."""
+    count, esize = 128, 128
+    arr = bytearray(count * esize)
+    for i, (tguid, first, last) in enumerate(parts):
+        e = guid_bytes(tguid) + bytes(range(16)) + struct.pack("<QQQ", first, last, 0)
+        arr[i * esize:i * esize + len(e)] = e
+    arr_sectors = (len(arr) + ss - 1) // ss
+    my_lba, alt_lba = (sectors - 1, 1) if backup else (1, sectors - 1)
+    array_lba = sectors - 1 - arr_sectors if backup else 2
+    first_usable, last_usable = 2 + arr_sectors, sectors - 2 - arr_sectors
+    h = bytearray(92)
+    struct.pack_into("<8sIIIIQQQQ16sQIII", h, 0, b"EFI PART", 0x10000, 92, 0, 0, my_lba, alt_lba,
+                     first_usable, last_usable, bytes(range(16, 32)), array_lba, count, esize,
+                     zlib.crc32(arr) & 0xFFFFFFFF)
+    struct.pack_into("<I", h, 16, zlib.crc32(h) & 0xFFFFFFFF)
+    return bytes(h) + bytes(ss - 92), bytes(arr)
+
+LINUX = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
+ESP = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B"
+for ss, fix in [(512, 0), (4096, 0)]:
+    sectors512 = 32768
+    n = sectors512 * 512 // ss
+    parts = [(ESP, 40 if ss == 512 else 6, 2047 if ss == 512 else 255), (LINUX, 2048 if ss == 512 else 256, n - 100)]
+    pmbr = mbr([mbr_entry(0, 0xEE, 1, 0xFFFFFFFF)])
+    hdr, arr = gpt(ss, n, parts)
+    head = bytes(pmbr) + bytes(ss - 512) + hdr + arr
+    bhdr, barr = gpt(ss, n, parts, backup=True)
+    tail = barr + bhdr
+    put("fuzz_partition_table", "gpt%d" % ss, disk_seed(head, tail=tail, sectors=sectors512))
+    # Primary damaged: the backup must be used.
+    bad = bytearray(head)
+    bad[ss + 40] ^= 0xFF
+    put("fuzz_partition_table", "gpt%d_backup" % ss, disk_seed(bytes(bad), tail=tail, sectors=sectors512))
+    # CRCs left for the harness to fix (fix=1/2), with a huge entry count.
+    huge = bytearray(head)
+    struct.pack_into("<I", huge, ss + 80, 0x7FFFFFFF)
+    put("fuzz_partition_table", "gpt%d_fixcrc_huge" % ss,
+        disk_seed(bytes(huge), sectors=sectors512, fix=1 if ss == 512 else 2))
+
+# fuzz_boot_config: the last byte picks the parser (0 syslinux, 1 BLS, 2
+# loader prompt). BLS: entry count byte before it, then name\\n text\\n pairs
+# and loader.conf; prompt: a bool byte before the selector.
+put("fuzz_boot_config", "extlinux", b"""DEFAULT debian
+TIMEOUT 50
+MENU TITLE Boot
+APPEND console=ttyS0
+LABEL debian
+  MENU LABEL Debian GNU/Linux
+  KERNEL /boot/vmlinuz-6.1
+  INITRD /boot/ucode.img,/boot/initrd.img-6.1
+  APPEND root=/dev/vda1 ro quiet
+LABEL rescue
+  MENU DEFAULT
+  LINUX ../vmlinuz
+  APPEND initrd=/initrd.img single
+LABEL chain
+  COM32 chain.c32
+LABEL local
+  LOCALBOOT 0
+""" + b"\x00")
+put("fuzz_boot_config", "bls", b"fedora-6.5.conf\\ntitle Fedora 6.5\nversion 6.5.0\nmachine-id abc\nsort-key fedora\n"
+    b"linux /vmlinuz-6.5\ninitrd /initramfs-6.5.img\ninitrd /ucode\noptions root=/dev/vda2 ro\n\\n"
+    b"fedora-6.4.conf\\ntitle Fedora 6.4\nversion 6.4.10\nlinux /vmlinuz-6.4\narchitecture x64\n\\n"
+    b"efi.conf\\ntitle EFI shell\nefi /shell.efi\n\\n"
+    b"default fedora-6.4*\ntimeout 3\n" + bytes([3, 1]))
+put("fuzz_boot_config", "prompt", b"show\nls /boot\nset entry=2\nset cmdline=init=/bin/sh\nunset kernel\n"
+    b"boot rescue\x1b[2J\nhelp\nboot 9\nboot 1\n" + bytes([0, 2]))
+put("fuzz_boot_config", "prompt_quit", b"ls\nquit\n" + bytes([1, 2]))

@@ -76,7 +76,7 @@ elif [[ ${KHYVE_TESTHOST:-} != 1 && -c /dev/kvm && ! -d /sys/module/kvm_pvm ]] &
   mode=direct
 fi
 
-tools=(bhyve bhyveload bhyvectl)
+tools=(bhyve bhyveload bhyvectl khyve_guest_evil khyve_syscall_inject)
 t0=$SECONDS
 
 # --- run -----------------------------------------------------------------------
@@ -126,7 +126,7 @@ stage_binary() {
   command -v strip >/dev/null && strip --strip-debug "$stage/$dest" 2>/dev/null || true
   ldd "$file" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
     [[ -f $stage/$lib ]] || install -D -m 755 "$(readlink -f "$lib")" "$stage/$lib"
-  done
+  done || true  # a static program has no libraries (ldd and grep fail)
 }
 
 run_testhost() {

@@ -1,0 +1,92 @@
+# The seccomp filters in a real bhyve (the default, no option given): a
+# thread of each kind (control = the main thread, vCPU, device I/O = the
+# virtio-blk worker) is made to call socket(2) through ptrace
+# (tests/testhost/syscall_inject.c). The call must be refused with SIGSYS,
+# and bhyve must name the syscall and the thread kind and exit 4. First the
+# same thread runs getpid(2), which its filter allows, so the injection
+# itself is shown to work; and with -o khyve.seccomp=false socket(2) works.
+. "$KHYVE_LIB"
+
+# pick_thread PID KIND: the TID of a thread of that kind.
+pick_thread() {
+	for _t in /proc/$1/task/*; do
+		_tid=${_t##*/}
+		_sys=$(cut -d' ' -f1 "$_t/syscall" 2>/dev/null)
+		_nf=$(sed -n 's/^Seccomp_filters:[[:space:]]*//p' "$_t/status" 2>/dev/null)
+		case $2 in
+		control) [ "$_tid" = "$1" ] && { echo "$_tid"; return; } ;;
+		vcpu) [ "$_tid" != "$1" ] && [ "$_sys" = 16 ] && { echo "$_tid"; return; } ;;
+		# The virtio worker: created by a (filtered) vCPU thread, so two
+		# filters, and waiting in epoll.
+		device) [ "$_nf" = 2 ] && { [ "$_sys" = 232 ] || [ "$_sys" = 281 ]; } && { echo "$_tid"; return; } ;;
+		esac
+	done
+}
+
+n=0
+for kind in control vcpu device; do
+	n=$((n + 1))
+	truncate -s 64M disk$n.img
+	bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
+		-e cmdline="console=ttyS0 quiet khyve.script=idle" vm$n
+	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,disk$n.img \
+		-s 31,lpc -l com1,stdio vm$n </dev/null >vm$n.log 2>&1 &
+	pid=$!
+	waited=0
+	while ! grep -q "^KHYVE-GUEST-IDLE" vm$n.log && [ $waited -lt 1800 ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	# An idle guest's vCPU thread waits in KVM_RUN (ioctl); look a few times.
+	tid=
+	tries=0
+	while [ -z "$tid" ] && [ $tries -lt 50 ]; do
+		tid=$(pick_thread $pid $kind)
+		[ -n "$tid" ] || sleep 0.1
+		tries=$((tries + 1))
+	done
+	if [ -z "$tid" ]; then
+		fail "$kind-thread-found" "no $kind thread in bhyve $pid"
+		kill -KILL $pid
+		wait $pid
+		continue
+	fi
+	out=$(khyve_syscall_inject "$tid" 39 2>&1)
+	[ "$out" = "returned $pid" ] && pass "$kind-getpid-allowed" ||
+		fail "$kind-getpid-allowed" "getpid in thread $tid: $out"
+	out=$(khyve_syscall_inject "$tid" 41 2 1 0 2>&1)
+	[ "$out" = refused ] && pass "$kind-socket-refused" ||
+		fail "$kind-socket-refused" "socket in thread $tid: $out"
+	wait $pid
+	rc=$?
+	[ $rc -eq 4 ] && pass "$kind-bhyve-exit-4" || fail "$kind-bhyve-exit-4" "bhyve exited $rc"
+	case $kind in control) label=control ;; vcpu) label=vCPU ;; device) label="device I/O" ;; esac
+	expect_in_file "$kind-named" vm$n.log "seccomp refused syscall 41 in a $label thread"
+	tr -d '\r' <vm$n.log | grep "^bhyve:" | sed 's/^/  | /'
+	kill -KILL $pid 2>/dev/null
+	bhyvectl --vm=vm$n --destroy
+	rm -f disk$n.img
+done
+# The same injection with -o khyve.seccomp=false: socket(2) now succeeds, so
+# the refusals above are the filters' doing.
+truncate -s 64M disk0.img
+bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
+	-e cmdline="console=ttyS0 quiet khyve.script=idle" vm0
+bhyve -A -H -c 1 -m 256 -o khyve.seccomp=false -s 0:0,hostbridge -s 2:0,virtio-blk,disk0.img \
+	-s 31,lpc -l com1,stdio vm0 </dev/null >vm0.log 2>&1 &
+pid=$!
+waited=0
+while ! grep -q "^KHYVE-GUEST-IDLE" vm0.log && [ $waited -lt 1800 ] && kill -0 $pid 2>/dev/null; do
+	sleep 0.1
+	waited=$((waited + 1))
+done
+out=$(khyve_syscall_inject "$pid" 41 2 1 0 2>&1)
+case $out in
+"returned "[0-9]*) pass "unfiltered-socket-allowed ($out)" ;;
+*) fail unfiltered-socket-allowed "socket with seccomp off: $out" ;;
+esac
+kill -0 $pid 2>/dev/null && pass unfiltered-bhyve-alive || fail unfiltered-bhyve-alive "bhyve died"
+kill -KILL $pid 2>/dev/null
+wait $pid
+bhyvectl --vm=vm0 --destroy
+finish
