@@ -15,6 +15,7 @@
 #include "common/size.h"
 #include "config/vm_name.h"
 #include "vm/layout.h"
+#include "vm/ram_backing.h"
 
 namespace khyve {
 
@@ -39,9 +40,38 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     if (::rename(tmp.c_str(), path.c_str()) < 0) throw sys_error("cannot rename " + tmp);
 }
 
-void ensure_dir(const std::string& dir) {
-    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
-        throw sys_error("cannot create " + dir);
+// true if this call created dir.
+bool ensure_dir(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0700) == 0) return true;
+    if (errno != EEXIST) throw sys_error("cannot create " + dir);
+    return false;
+}
+
+// Maps len bytes of fd from off at a 2 MiB-aligned address, so that the
+// kernel (and KVM behind it) can use huge pages for them wherever the file
+// has them.
+Mapping map_aligned(int fd, uint64_t off, uint64_t len) {
+    constexpr uint64_t kAlign = 2ull << 20;
+    void* area = ::mmap(nullptr, len + kAlign, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED) throw sys_error("cannot map guest memory");
+    const uintptr_t start = reinterpret_cast<uintptr_t>(area);
+    const uintptr_t aligned = (start + kAlign - 1) & ~(kAlign - 1);
+    void* p = ::mmap(reinterpret_cast<void*>(aligned), len, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, off_t(off));
+    if (p == MAP_FAILED) {
+        int err = errno;
+        ::munmap(area, len + kAlign);
+        errno = err;
+        throw sys_error("cannot map guest memory");
+    }
+    if (aligned > start) ::munmap(area, aligned - start);
+    const uintptr_t end = aligned + len, area_end = start + len + kAlign;
+    if (area_end > end) ::munmap(reinterpret_cast<void*>(end), area_end - end);
+    // Huge pages where the file system only gives them on request
+    // (shmem_enabled=advise); a no-op on a huge= tmpfs and elsewhere.
+    ::madvise(p, len, MADV_HUGEPAGE);
+    ::madvise(p, len, MADV_MERGEABLE);
+    return Mapping(p, len);
 }
 
 }  // namespace
@@ -102,7 +132,9 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
     vm.name_ = name;
     std::string dir = vm.path();
     bool fresh = !exists(name);
-    ensure_dir(dir);
+    // Only a directory made just now is ours to mount on (never one a user
+    // made, nor one a concurrent bhyveload is setting up).
+    if (ensure_dir(dir)) ram_backing::mount_huge(dir, lowmem + highmem);
     try {
         vm.lock_ = take_lock(dir, name);
         vm.lowmem_ = lowmem;
@@ -111,8 +143,10 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
         Fd fd(::open(mem.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
         if (!fd.valid()) throw sys_error("cannot create " + mem);
         // Re-initialising drops every page: the guest starts from zeroed RAM.
-        if (::ftruncate(fd.get(), 0) < 0 || ::ftruncate(fd.get(), off_t(lowmem + highmem)) < 0)
-            throw sys_error("cannot size " + mem);
+        if (::ftruncate(fd.get(), 0) < 0) throw sys_error("cannot size " + mem);
+        if (ram_backing::is_own_mount(dir) && !ram_backing::resize(dir, lowmem + highmem))
+            throw sys_error("cannot resize the file system of " + dir);
+        if (::ftruncate(fd.get(), off_t(lowmem + highmem)) < 0) throw sys_error("cannot size " + mem);
         std::ostringstream conf;
         conf << "lowmem=" << lowmem << "\nhighmem=" << highmem << "\n";
         ::unlink((dir + "/boot").c_str());
@@ -121,6 +155,7 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
         if (fresh) {
             for (const char* leaf : {"mem", "vm.conf", "vm.conf.new", "boot", "lock"})
                 ::unlink((dir + "/" + leaf).c_str());
+            ram_backing::unmount(dir);
             ::rmdir(dir.c_str());
         }
         throw;
@@ -162,6 +197,7 @@ void VmObject::destroy(const std::string& name) {
     Fd lock = take_lock(dir, name, /*create=*/false);
     for (const char* leaf : {"mem", "vm.conf", "vm.conf.new", "boot", "boot.new", "ctl", "lock"})
         ::unlink((dir + "/" + leaf).c_str());
+    ram_backing::unmount(dir);
     if (::rmdir(dir.c_str()) < 0) throw sys_error("cannot remove " + dir);
 }
 
@@ -172,13 +208,7 @@ GuestMemory VmObject::map_memory() {
     if (::fstat(fd.get(), &st) < 0) throw sys_error("fstat " + file("mem"));
     if (uint64_t(st.st_size) != lowmem_ + highmem_)
         throw Error(file("mem") + " has the wrong size; re-create the VM with bhyveload");
-    auto map = [&](uint64_t off, uint64_t len) {
-        void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                         fd.get(), off_t(off));
-        if (p == MAP_FAILED) throw sys_error("cannot map guest memory");
-        ::madvise(p, len, MADV_MERGEABLE);
-        return Mapping(p, len);
-    };
+    auto map = [&](uint64_t off, uint64_t len) { return map_aligned(fd.get(), off, len); };
     GuestMemory mem;
     low_ = map(0, lowmem_);
     mem.add_region(0, lowmem_, low_.data());

@@ -4,8 +4,11 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "common/error.h"
+#include "vm/ram_backing.h"
 
 namespace khyve {
 namespace {
@@ -18,8 +21,12 @@ protected:
         setenv("KHYVE_VMM_DIR", dir_.c_str(), 1);
     }
     void TearDown() override {
+        // Objects a test left behind may be huge-page mounts.
+        for (const auto& e : std::filesystem::directory_iterator(dir_))
+            ram_backing::unmount(e.path().string());
         std::filesystem::remove_all(dir_);
         unsetenv("KHYVE_VMM_DIR");
+        unsetenv("KHYVE_VMM_HUGE");
     }
     std::string dir_;
 };
@@ -81,6 +88,61 @@ TEST_F(VmObjectTest, HighMemoryMapsAbove4G) {
     auto mem = vm.map_memory();
     EXPECT_TRUE(mem.slice(0x100000000ull, 1 << 20));
     EXPECT_FALSE(mem.slice(0x100000, 1));
+}
+
+// kB of a smaps field summed over the mappings that contain addr.
+uint64_t smaps_kb(const void* addr, const std::string& field) {
+    std::ifstream in("/proc/self/smaps");
+    std::string line;
+    bool inside = false;
+    uint64_t kb = 0;
+    const auto a = reinterpret_cast<uintptr_t>(addr);
+    while (std::getline(in, line)) {
+        unsigned long lo, hi;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+            inside = a >= lo && a < hi;
+        } else if (inside && line.rfind(field + ":", 0) == 0) {
+            kb += std::stoull(line.substr(field.size() + 1));
+        }
+    }
+    return kb;
+}
+
+TEST_F(VmObjectTest, RamUsesHugePagesWhereTheSystemAllows) {
+    {
+        auto vm = VmObject::create_or_reinit("huge", 4 << 20, 0);
+        if (!ram_backing::is_own_mount(vm.path()))
+            GTEST_SKIP() << "no huge-page tmpfs here (not privileged, or no THP)";
+        auto mem = vm.map_memory();
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(vm.low_mapping().data()) % (2 << 20), 0u);
+        ASSERT_TRUE(mem.write_obj<uint32_t>(0x200000, 1));
+        EXPECT_GE(smaps_kb(vm.low_mapping().data(), "ShmemPmdMapped"), 2048u)
+            << "the RAM file is not mapped with 2 MiB pages";
+    }
+    {
+        // Re-initialised bigger: the mount grows with it (a page beyond the
+        // old size would otherwise be refused with SIGBUS).
+        auto vm = VmObject::create_or_reinit("huge", 16 << 20, 0);
+        auto mem = vm.map_memory();
+        EXPECT_TRUE(mem.write_obj<uint32_t>((16 << 20) - 4, 2));
+        EXPECT_EQ(mem.read_obj<uint32_t>(0x200000), 0u);
+    }
+    VmObject::destroy("huge");
+    EXPECT_FALSE(ram_backing::is_own_mount(dir_ + "/huge"));
+    EXPECT_FALSE(std::filesystem::exists(dir_ + "/huge"));
+}
+
+TEST_F(VmObjectTest, HugeMountCanBeTurnedOff) {
+    setenv("KHYVE_VMM_HUGE", "0", 1);
+    auto vm = VmObject::create_or_reinit("plain", 1 << 20, 0);
+    EXPECT_FALSE(ram_backing::is_own_mount(vm.path()));
+}
+
+TEST(RamBacking, MountSizeCoversRamAndSmallFiles) {
+    EXPECT_EQ(ram_backing::mount_size(256u << 20), (256u << 20) + (2u << 20));
+    EXPECT_EQ(ram_backing::mount_size((2u << 20) + 4096), 6u << 20);
+    EXPECT_FALSE(ram_backing::is_own_mount("/"));
+    EXPECT_FALSE(ram_backing::is_own_mount("/nonexistent/khyve"));
 }
 
 }  // namespace
