@@ -13,7 +13,6 @@ namespace khyve::ram_backing {
 
 namespace {
 
-constexpr uint64_t kHugePage = 2ull << 20;
 constexpr const char* kSource = "khyve-vm";  // tells our mounts from the user's
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
@@ -30,12 +29,6 @@ std::string unescape(const std::string& s) {
     return out;
 }
 
-std::string options(uint64_t ram_bytes) {
-    // within_size: the RAM file (sized up front) gets 2 MiB pages, the
-    // few-byte files beside it do not each pin one.
-    return "huge=within_size,mode=0700,nr_inodes=64,size=" + std::to_string(mount_size(ram_bytes));
-}
-
 }  // namespace
 
 bool mount_wanted() {
@@ -43,18 +36,14 @@ bool mount_wanted() {
     return !(v && std::string_view(v) == "0");
 }
 
-uint64_t mount_size(uint64_t ram_bytes) {
-    // The files beside mem (vm.conf, boot, lock, their .new copies) fit in
-    // the slack; a full huge page of it also covers a RAM size that is not a
-    // multiple of 2 MiB.
-    return (ram_bytes + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
-}
-
-bool mount_huge(const std::string& dir, uint64_t ram_bytes) {
+bool mount_huge(const std::string& dir) {
     if (!mount_wanted()) return false;
-    // MS_NOSUID|MS_NODEV|MS_NOEXEC: nothing in a VM object is run or a device.
+    // within_size: RAM files (sized up front) get 2 MiB pages, the few-byte
+    // files beside them do not each pin one. size: the default (half of the
+    // host's RAM) is what devtmpfs gives /dev/vmm; allow the whole RAM.
+    // Nothing in a VM object is run or a device node.
     return ::mount(kSource, dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   options(ram_bytes).c_str()) == 0;
+                   "huge=within_size,mode=0700,size=100%") == 0;
 }
 
 bool is_own_mount(const std::string& dir) {
@@ -76,11 +65,6 @@ bool is_own_mount(const std::string& dir) {
         own = fstype == "tmpfs" && source == kSource;
     }
     return own;
-}
-
-bool resize(const std::string& dir, uint64_t ram_bytes) {
-    return ::mount(kSource, dir.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   options(ram_bytes).c_str()) == 0;
 }
 
 void unmount(const std::string& dir) {

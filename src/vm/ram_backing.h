@@ -1,4 +1,4 @@
-// Where the pages of a VM object's RAM file come from.
+// Where the pages of the VM objects' RAM files come from.
 //
 // Guest RAM is a file so that bhyveload and bhyve (two processes) share it.
 // On an ordinary tmpfs or devtmpfs that file is made of 4 KiB pages, and
@@ -6,38 +6,30 @@
 // KVM maps guest memory with large page-table entries and the guest boots
 // much faster (docs/PERFORMANCE.md). Distributions leave shmem huge pages
 // off system-wide (shmem_enabled=never), but a tmpfs mounted with
-// huge=within_size gets them regardless. So bhyveload mounts a small tmpfs of
-// its own on each VM object directory it creates, sized for the guest's RAM;
-// where it may not mount (no privilege, no THP), the object stays a plain
-// directory and the mapping asks for huge pages with MADV_HUGEPAGE, which
-// shmem honours when shmem_enabled is "advise".
+// huge=within_size gets them regardless. So when bhyveload creates the VM
+// object directory ($KHYVE_VMM_DIR, default /dev/vmm) it mounts such a tmpfs
+// on it; where it may not (no privilege, no THP), the directory stays as it
+// is and the mappings ask for huge pages with MADV_HUGEPAGE, which shmem
+// honours when shmem_enabled is "advise". One mount for all VMs: removing a
+// VM then needs no unmount, which bhyve -D's sandbox could not do.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 namespace khyve::ram_backing {
 
-// false when $KHYVE_VMM_HUGE is "0": keep VM objects plain directories.
+// false when $KHYVE_VMM_HUGE is "0": leave the VM object directory alone.
 bool mount_wanted();
-
-// Bytes of tmpfs a VM object with this much RAM needs: the RAM, rounded up to
-// whole huge pages, plus room for its small files.
-uint64_t mount_size(uint64_t ram_bytes);
 
 // Mounts a huge-page tmpfs on dir, which the caller has just created (so it
 // is empty and its own). Returns false, leaving dir alone, if the system
-// refuses.
-bool mount_huge(const std::string& dir, uint64_t ram_bytes);
+// refuses or mount_wanted() is false.
+bool mount_huge(const std::string& dir);
 
 // true if dir is a mount point made by mount_huge() (not one of the user's).
 bool is_own_mount(const std::string& dir);
 
-// Re-sizes an own mount for a new amount of RAM (the RAM file must already
-// be empty). Returns false if the system refuses.
-bool resize(const std::string& dir, uint64_t ram_bytes);
-
-// Detaches an own mount on dir, if any; its files go with the last user.
+// Detaches an own mount on dir, if any (tests; khyve itself never unmounts).
 void unmount(const std::string& dir);
 
 }  // namespace khyve::ram_backing

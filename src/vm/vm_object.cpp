@@ -40,11 +40,9 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     if (::rename(tmp.c_str(), path.c_str()) < 0) throw sys_error("cannot rename " + tmp);
 }
 
-// true if this call created dir.
-bool ensure_dir(const std::string& dir) {
-    if (::mkdir(dir.c_str(), 0700) == 0) return true;
-    if (errno != EEXIST) throw sys_error("cannot create " + dir);
-    return false;
+void ensure_dir(const std::string& dir) {
+    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
+        throw sys_error("cannot create " + dir);
 }
 
 // Maps len bytes of fd from off at a 2 MiB-aligned address, so that the
@@ -126,15 +124,17 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
     if (lowmem > layout::kLowMemLimit)
         throw Error("low memory is limited to 3 GiB; give the rest with -M");
     std::string top = vmm_dir();
-    if (::mkdir(top.c_str(), 0700) < 0 && errno != EEXIST)
+    // Only a directory made just now is ours to mount on: never one the
+    // user made, nor one that already holds VM objects.
+    if (::mkdir(top.c_str(), 0700) == 0)
+        ram_backing::mount_huge(top);
+    else if (errno != EEXIST)
         throw sys_error("cannot create " + top + " (set KHYVE_VMM_DIR to a writable directory)");
     VmObject vm;
     vm.name_ = name;
     std::string dir = vm.path();
     bool fresh = !exists(name);
-    // Only a directory made just now is ours to mount on (never one a user
-    // made, nor one a concurrent bhyveload is setting up).
-    if (ensure_dir(dir)) ram_backing::mount_huge(dir, lowmem + highmem);
+    ensure_dir(dir);
     try {
         vm.lock_ = take_lock(dir, name);
         vm.lowmem_ = lowmem;
@@ -143,10 +143,8 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
         Fd fd(::open(mem.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
         if (!fd.valid()) throw sys_error("cannot create " + mem);
         // Re-initialising drops every page: the guest starts from zeroed RAM.
-        if (::ftruncate(fd.get(), 0) < 0) throw sys_error("cannot size " + mem);
-        if (ram_backing::is_own_mount(dir) && !ram_backing::resize(dir, lowmem + highmem))
-            throw sys_error("cannot resize the file system of " + dir);
-        if (::ftruncate(fd.get(), off_t(lowmem + highmem)) < 0) throw sys_error("cannot size " + mem);
+        if (::ftruncate(fd.get(), 0) < 0 || ::ftruncate(fd.get(), off_t(lowmem + highmem)) < 0)
+            throw sys_error("cannot size " + mem);
         std::ostringstream conf;
         conf << "lowmem=" << lowmem << "\nhighmem=" << highmem << "\n";
         ::unlink((dir + "/boot").c_str());
@@ -155,7 +153,6 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
         if (fresh) {
             for (const char* leaf : {"mem", "vm.conf", "vm.conf.new", "boot", "lock"})
                 ::unlink((dir + "/" + leaf).c_str());
-            ram_backing::unmount(dir);
             ::rmdir(dir.c_str());
         }
         throw;
@@ -197,7 +194,6 @@ void VmObject::destroy(const std::string& name) {
     Fd lock = take_lock(dir, name, /*create=*/false);
     for (const char* leaf : {"mem", "vm.conf", "vm.conf.new", "boot", "boot.new", "ctl", "lock"})
         ::unlink((dir + "/" + leaf).c_str());
-    ram_backing::unmount(dir);
     if (::rmdir(dir.c_str()) < 0) throw sys_error("cannot remove " + dir);
 }
 
