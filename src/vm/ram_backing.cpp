@@ -1,7 +1,6 @@
 #include "vm/ram_backing.h"
 
 #include <sys/mount.h>
-#include <sys/stat.h>
 
 #include <climits>
 #include <cstdlib>
@@ -68,7 +67,7 @@ bool is_own_mount(const std::string& dir) {
 }
 
 void unmount(const std::string& dir) {
-    // Detach: the caller may still hold the lock file open inside it.
+    // Detach: files inside may still be open.
     if (is_own_mount(dir)) ::umount2(dir.c_str(), MNT_DETACH);
 }
 
