@@ -1,7 +1,7 @@
 /* khyve-bench: the measuring side of bench/run.sh, one static binary used both
  * in the test host and in the guest (appended to the guest initramfs).
  *
- *   khyve-bench boot [--settle SEC] [--ram-mib N] [--timeout SEC] [--log FILE] -- CMD...
+ *   khyve-bench boot [--settle SEC] [--ram-mib N] [--timeout SEC] [--log FILE] [--smaps FILE] -- CMD...
  *       Runs CMD with its output on a pipe; reports the seconds from just
  *       before the fork to the first "KHYVE-GUEST-INIT" in that output. With
  *       --settle, waits SEC more (output still drained), then reads
@@ -10,6 +10,9 @@
  *       mappings of at least --ram-mib MiB that are anonymous, a memfd, or a
  *       file named "mem" (khyve's $KHYVE_VMM_DIR/NAME/mem). Kills CMD at the end.
  *       Output: "boot_s=S overhead_kib=K private_kib=P ram_rss_kib=R".
+ *       --smaps FILE also writes each mapping with private pages to FILE
+ *       ("private_kib rss_kib perms path", [anon] for anonymous ones) and
+ *       the number of threads, for breaking the overhead down.
  *   khyve-bench tcp-recv PORT          accepts one connection, reads to EOF
  *   khyve-bench tcp-send [--retry SEC] ADDR PORT SECONDS
  *       sends for SECONDS; the receiver's figure (first byte to EOF) counts.
@@ -132,10 +135,48 @@ static long ram_private_kib(pid_t pid, unsigned long long ram_bytes) {
     return sum;
 }
 
+static void dump_smaps(pid_t pid, const char *path) {
+    char name[64], line[512], cur[400] = "", perms[8] = "";
+    FILE *out = fopen(path, "w");
+    if (!out) return;
+    snprintf(name, sizeof name, "/proc/%d/smaps", (int)pid);
+    FILE *f = fopen(name, "r");
+    long priv = 0, rss = 0;
+    int have = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
+        char p[8];
+        int consumed = 0;
+        if (sscanf(line, "%llx-%llx %7s %*s %*s %*s%n", &lo, &hi, p, &consumed) == 3 && consumed > 0) {
+            if (have && priv > 0) fprintf(out, "%ld %ld %s %s\n", priv, rss, perms, cur);
+            char *q = line + consumed;
+            while (*q == ' ') q++;
+            q[strcspn(q, "\n")] = '\0';
+            snprintf(cur, sizeof cur, "%s", *q ? q : "[anon]");
+            snprintf(perms, sizeof perms, "%s", p);
+            priv = rss = 0;
+            have = 1;
+            continue;
+        }
+        long kib;
+        if (sscanf(line, "Rss: %ld kB", &kib) == 1) rss += kib;
+        else if (sscanf(line, "Private_Clean: %ld kB", &kib) == 1 || sscanf(line, "Private_Dirty: %ld kB", &kib) == 1)
+            priv += kib;
+    }
+    if (have && priv > 0) fprintf(out, "%ld %ld %s %s\n", priv, rss, perms, cur);
+    if (f) fclose(f);
+    snprintf(name, sizeof name, "/proc/%d/status", (int)pid);
+    f = fopen(name, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Threads:", 8) == 0) fputs(line, out);
+    if (f) fclose(f);
+    fclose(out);
+}
+
 static int cmd_boot(int argc, char **argv) {
     double settle = 0, timeout = 120;
     long ram_mib = 256;
-    const char *logpath = NULL;
+    const char *logpath = NULL, *smaps_path = NULL;
     int i = 0;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) { i++; break; }
@@ -144,6 +185,7 @@ static int cmd_boot(int argc, char **argv) {
         else if (strcmp(argv[i], "--ram-mib") == 0) ram_mib = atol(argv[++i]);
         else if (strcmp(argv[i], "--timeout") == 0) timeout = atof(argv[++i]);
         else if (strcmp(argv[i], "--log") == 0) logpath = argv[++i];
+        else if (strcmp(argv[i], "--smaps") == 0) smaps_path = argv[++i];
         else usage();
     }
     if (i >= argc) usage();
@@ -199,6 +241,7 @@ static int cmd_boot(int argc, char **argv) {
         unsigned long long ram_bytes = (unsigned long long)ram_mib << 20;
         have_mem = read_smaps(pid, ram_bytes, &m) == 0;
         ram_priv = ram_private_kib(pid, ram_bytes);
+        if (smaps_path) dump_smaps(pid, smaps_path);
     }
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);

@@ -12,7 +12,7 @@ echo "BENCH-NET-H2G $(khyve-bench tcp-recv 5002)"
 # The same with busybox nc at both ends, as testhost/guest/scripts/net.sh
 # does (whole file through nc; the host side writes to its tmpfs).
 if [ "${KHYVE_NCMIB:-0}" -gt 0 ]; then
-	rate='{ s = $2 - $1; printf "bytes=%d seconds=%.2f mib_s=%.2f", $3, s, s > 0 ? $3 / s / 1048576 : 0 }'
+	rate='{ s = $2 - $1; printf "bytes=%d seconds=%.2f mib_s=%.2f", $3, s, (s > 0 ? $3 / s / 1048576 : 0) }'
 	head -c $((KHYVE_NCMIB * 1048576)) /dev/zero >/tmp/out
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	nc $host 5003 </tmp/out || echo "KHYVE-FAIL: bench-net: nc send failed"

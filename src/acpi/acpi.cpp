@@ -242,7 +242,7 @@ Bytes build_mcfg(const std::string& oem) {
     append(b, layout::kEcamBase, 8);
     append(b, 0, 2);    // PCI segment group
     append(b, 0, 1);    // first bus
-    append(b, 255, 1);  // last bus
+    append(b, layout::kEcamBuses - 1, 1);  // last bus
     append(b, 0, 4);
     return t.finish();
 }

@@ -34,7 +34,7 @@ struct AcpiPciRoute {
 struct AcpiConfig {
     unsigned cpus = 1;       // MADT: one enabled local APIC (x2APIC past id 254) per vCPU, ids 0..n-1
     bool pci = true;         // describe the \_SB.PCI0 host bridge in the DSDT
-    bool ecam = true;        // MCFG for layout::kEcamBase, buses 0..255
+    bool ecam = true;        // MCFG for layout::kEcamBase, bus 0 (layout::kEcamBuses)
     std::vector<AcpiPciRoute> pci_routes;  // _PRT entries, direct GSIs
     uint64_t mmio64_base = 0;  // 64-bit PCI memory window; size 0 = none
     uint64_t mmio64_size = 0;

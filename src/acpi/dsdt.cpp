@@ -32,7 +32,8 @@ Bytes processors(unsigned cpus) {
 Bytes pci_crs(const AcpiConfig& cfg) {
     namespace res = aml::res;
     std::vector<Bytes> d;
-    d.push_back(res::word_bus_number(0, cfg.ecam ? 255 : 0));
+    // Bus 0 only: the bridge decodes no other (and MCFG covers just it).
+    d.push_back(res::word_bus_number(0, 0));
     // The configuration mechanism #1 ports (and the reset register at 0xCF9)
     // belong to the bridge itself; the rest of the I/O space is forwarded.
     d.push_back(res::io(0xCF8, 0xCF8, 1, 8));

@@ -1,7 +1,7 @@
 // PCI Express enhanced configuration access (ECAM/MMCONFIG): 4 KiB of config
-// space per function, 1 MiB per bus, at layout::kEcamBase. Covers the whole
-// kEcamSize (256 buses) so the MCFG may describe buses 0-255; only bus 0 is
-// populated, the rest reads as all ones.
+// space per function, 1 MiB per bus, at layout::kEcamBase, for the
+// layout::kEcamBuses buses that MCFG describes (bus 0, the only one khyve
+// runs). Offsets beyond bus 0 decode to buses that read as all ones.
 #pragma once
 
 #include <memory>

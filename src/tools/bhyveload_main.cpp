@@ -14,6 +14,7 @@
 
 #include <iostream>
 
+#include "boot/boot_file.h"
 #include "boot/linux_loader.h"
 #include "diskboot/disk_boot.h"
 #include "diskboot/loader_prompt.h"
@@ -32,14 +33,6 @@ void usage(FILE* f) {
                  "                 [-h host-path] [-m mem-size] [-M highmem-size] vmname\n"
                  "Linux guests from the host: -h DIR -e kernel=PATH [-e initrd=PATH] "
                  "[-e cmdline=\"...\"]\n");
-}
-
-std::vector<uint8_t> read_file(const std::string& path, const char* what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw khyve::sys_error(std::string("cannot read the ") + what + " " + path);
-    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw khyve::sys_error(std::string("cannot read the ") + what + " " + path);
-    return data;
 }
 
 std::string resolve(const std::string& host_dir, const std::string& path) {
@@ -158,9 +151,9 @@ int run(int argc, char** argv) {
         if (k != "kernel" && k != "initrd" && k != "cmdline")
             std::fprintf(stderr, "bhyveload: ignoring unknown variable %s\n", k.c_str());
 
-    spec.kernel = read_file(resolve(o.host_dir, kernel_it->second), "kernel");
+    spec.kernel = khyve::read_boot_file(resolve(o.host_dir, kernel_it->second), "kernel");
     if (auto it = o.env.find("initrd"); it != o.env.end() && !it->second.empty())
-        spec.initrd = read_file(resolve(o.host_dir, it->second), "initrd");
+        spec.initrd = khyve::read_boot_file(resolve(o.host_dir, it->second), "initrd");
     if (auto it = o.env.find("cmdline"); it != o.env.end()) spec.cmdline = it->second;
     return place(o, spec, split);
 }

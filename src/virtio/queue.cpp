@@ -215,15 +215,14 @@ std::optional<DescriptorChain> Queue::pop() {
     }
     if (readable + writable == 0) return fail(QueueError::kEmptyChain);
 
+    // avail_event is left where the last idle pop() put it: while we work
+    // through a batch, the driver adds buffers without notifying (each
+    // notification is an exit); we see them when we next run dry.
     ++last_avail_;
-    store_avail_event(last_avail_);
     return DescriptorChain(head, std::move(out));
 }
 
-void Queue::undo_pop() {
-    --last_avail_;
-    store_avail_event(last_avail_);
-}
+void Queue::undo_pop() { --last_avail_; }
 
 void Queue::add_used(uint16_t head, uint32_t len) {
     if (!mem_ || broken()) return;

@@ -85,7 +85,10 @@ public:
     QueueError error() const { return error_; }
 
     // The next validated chain, or nullopt if none is available or the queue
-    // is broken (then error() is set).
+    // is broken (then error() is set). With EVENT_IDX, only running dry asks
+    // the driver for a notification (avail_event): a device must keep
+    // popping until nullopt, or poll has_available(), before it relies on
+    // being notified again.
     std::optional<DescriptorChain> pop();
     // Gives back the last popped chain (e.g. a net rx buffer that found no
     // packet); it is popped again next time.

@@ -12,7 +12,7 @@
 //   0x0010_0000  RAM: protected-mode kernel, then the rest of low memory
 //   lowmem_end   at most 0xC000_0000 (3 GiB)
 //   0xC000_0000  PCI 32-bit MMIO window (BARs), up to 0xE000_0000
-//   0xE000_0000  PCI ECAM (MCFG), 256 buses x 1 MiB, up to 0xF000_0000
+//   0xE000_0000  PCI ECAM (MCFG), bus 0 only: 1 MiB
 //   0xFEC0_0000  IOAPIC (in-kernel)
 //   0xFEE0_0000  local APIC (in-kernel)
 //   0x1_0000_0000  high memory (-M, or whatever exceeds 3 GiB)
@@ -36,7 +36,12 @@ inline constexpr uint64_t kLowMemLimit = 0xC0000000;   // 3 GiB
 inline constexpr uint64_t kPciMmio32Base = 0xC0000000;
 inline constexpr uint64_t kPciMmio32End = 0xE0000000;
 inline constexpr uint64_t kEcamBase = 0xE0000000;
-inline constexpr uint64_t kEcamSize = 0x10000000;
+// One bus, the only one khyve runs. Linux scans every bus that MCFG
+// covers for peer host bridges (pcibios_fixup_peer_bridges: 32 config reads
+// per bus, each a conf1 exit pair to user space), which cost about 1 s of a
+// nested boot with 256 buses.
+inline constexpr uint64_t kEcamBuses = 1;
+inline constexpr uint64_t kEcamSize = kEcamBuses << 20;
 inline constexpr uint64_t kIoapicBase = 0xFEC00000;
 inline constexpr uint64_t kLapicBase = 0xFEE00000;
 inline constexpr uint64_t kHighMemBase = 0x100000000ull;  // 4 GiB

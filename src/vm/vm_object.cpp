@@ -15,6 +15,7 @@
 #include "common/size.h"
 #include "config/vm_name.h"
 #include "vm/layout.h"
+#include "vm/ram_backing.h"
 
 namespace khyve {
 
@@ -42,6 +43,33 @@ void write_file_atomic(const std::string& path, const std::string& text) {
 void ensure_dir(const std::string& dir) {
     if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST)
         throw sys_error("cannot create " + dir);
+}
+
+// Maps len bytes of fd from off at a 2 MiB-aligned address, so that the
+// kernel (and KVM behind it) can use huge pages for them wherever the file
+// has them.
+Mapping map_aligned(int fd, uint64_t off, uint64_t len) {
+    constexpr uint64_t kAlign = 2ull << 20;
+    void* area = ::mmap(nullptr, len + kAlign, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (area == MAP_FAILED) throw sys_error("cannot map guest memory");
+    const uintptr_t start = reinterpret_cast<uintptr_t>(area);
+    const uintptr_t aligned = (start + kAlign - 1) & ~(kAlign - 1);
+    void* p = ::mmap(reinterpret_cast<void*>(aligned), len, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, off_t(off));
+    if (p == MAP_FAILED) {
+        int err = errno;
+        ::munmap(area, len + kAlign);
+        errno = err;
+        throw sys_error("cannot map guest memory");
+    }
+    if (aligned > start) ::munmap(area, aligned - start);
+    const uintptr_t end = aligned + len, area_end = start + len + kAlign;
+    if (area_end > end) ::munmap(reinterpret_cast<void*>(end), area_end - end);
+    // Huge pages where the file system only gives them on request
+    // (shmem_enabled=advise); a no-op on a huge= tmpfs and elsewhere.
+    ::madvise(p, len, MADV_HUGEPAGE);
+    ::madvise(p, len, MADV_MERGEABLE);
+    return Mapping(p, len);
 }
 
 }  // namespace
@@ -96,7 +124,11 @@ VmObject VmObject::create_or_reinit(const std::string& name, uint64_t lowmem, ui
     if (lowmem > layout::kLowMemLimit)
         throw Error("low memory is limited to 3 GiB; give the rest with -M");
     std::string top = vmm_dir();
-    if (::mkdir(top.c_str(), 0700) < 0 && errno != EEXIST)
+    // Only a directory made just now is ours to mount on: never one the
+    // user made, nor one that already holds VM objects.
+    if (::mkdir(top.c_str(), 0700) == 0)
+        ram_backing::mount_huge(top);
+    else if (errno != EEXIST)
         throw sys_error("cannot create " + top + " (set KHYVE_VMM_DIR to a writable directory)");
     VmObject vm;
     vm.name_ = name;
@@ -172,13 +204,7 @@ GuestMemory VmObject::map_memory() {
     if (::fstat(fd.get(), &st) < 0) throw sys_error("fstat " + file("mem"));
     if (uint64_t(st.st_size) != lowmem_ + highmem_)
         throw Error(file("mem") + " has the wrong size; re-create the VM with bhyveload");
-    auto map = [&](uint64_t off, uint64_t len) {
-        void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-                         fd.get(), off_t(off));
-        if (p == MAP_FAILED) throw sys_error("cannot map guest memory");
-        ::madvise(p, len, MADV_MERGEABLE);
-        return Mapping(p, len);
-    };
+    auto map = [&](uint64_t off, uint64_t len) { return map_aligned(fd.get(), off, len); };
     GuestMemory mem;
     low_ = map(0, lowmem_);
     mem.add_region(0, lowmem_, low_.data());

@@ -10,6 +10,8 @@
 //     ctl       the control socket of a running bhyve (owner-only)
 //
 // The memory is kept after the guest exits until the object is destroyed.
+// The directory of objects is a huge-page tmpfs when bhyveload created it
+// (vm/ram_backing.h).
 #pragma once
 
 #include <cstdint>

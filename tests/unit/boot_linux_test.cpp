@@ -183,7 +183,7 @@ TEST(BootLinux, E820LowMemoryOnly) {
         {0, 0x9FC00, 1},
         {0x9FC00, 0x100000 - 0x9FC00, 2},
         {0x100000, 64 * kMiB - 0x100000, 1},
-        {0xE0000000, 0x10000000, 2},
+        {0xE0000000, 0x100000, 2},  // ECAM, bus 0
     };
     EXPECT_EQ(read_e820(ram), want);
 }

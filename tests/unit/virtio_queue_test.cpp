@@ -405,12 +405,61 @@ TEST(VirtioQueue, EventIdx) {
     };
     EXPECT_EQ(r.get<uint16_t>(avail_event), 0);
     EXPECT_TRUE(complete_one());   // first flush after start always notifies
-    EXPECT_EQ(r.get<uint16_t>(avail_event), 1);
+    EXPECT_EQ(r.get<uint16_t>(avail_event), 0);  // busy: no notification wanted
     EXPECT_FALSE(complete_one());  // used.idx 2: event 2 not yet crossed
     EXPECT_TRUE(complete_one());   // used.idx 3 crosses used_event 2
     EXPECT_FALSE(complete_one());
     EXPECT_FALSE(r.q.pop());
-    EXPECT_EQ(r.get<uint16_t>(avail_event), 4);
+    EXPECT_EQ(r.get<uint16_t>(avail_event), 4);  // dry: notify for the next one
+}
+
+// The driver's side of EVENT_IDX (virtio 1.2, 2.7.10): after moving avail.idx
+// from old to now, notify if avail_event lies in [old, now).
+bool driver_would_notify(const Ring& r, uint16_t old_idx) {
+    const uint16_t event = r.get<uint16_t>(Ring::kUsed + 4 + 8 * Ring::kSize);
+    const uint16_t now = r.get<uint16_t>(Ring::kAvail + 2);
+    return uint16_t(now - event - 1) < uint16_t(now - old_idx);
+}
+
+// A transmit burst: the driver keeps adding packets while the device works
+// through them. It must notify once for the burst, not once per packet
+// (each notification is a VM exit), and again once the device ran dry.
+TEST(VirtioQueue, EventIdxOneNotificationPerBusyPeriod) {
+    Ring r(virtio::kFVersion1 | virtio::kFEventIdx);
+    for (uint16_t i = 0; i < Ring::kSize; ++i) r.desc(i, Ring::kBuf + 16 * i, 16, 0);
+    int notifications = 0;
+    auto driver_add = [&](uint16_t head) {
+        const uint16_t old = r.get<uint16_t>(Ring::kAvail + 2);
+        r.push(head);
+        if (driver_would_notify(r, old)) ++notifications;
+    };
+    driver_add(0);
+    EXPECT_EQ(notifications, 1);
+    for (uint16_t i = 1; i < 6; ++i) {
+        auto c = r.q.pop();  // the device is busy with the previous packet...
+        ASSERT_TRUE(c);
+        r.q.add_used(*c, 0);
+        driver_add(i);       // ...while the driver queues the next one
+    }
+    EXPECT_EQ(notifications, 1) << "the driver was asked to notify during a busy period";
+    while (auto c = r.q.pop()) r.q.add_used(*c, 0);
+    r.q.flush_used();
+    EXPECT_EQ(r.q.last_avail_idx(), 6);
+    driver_add(6);  // the device ran dry: this one must be notified
+    EXPECT_EQ(notifications, 2);
+    ASSERT_TRUE(r.q.pop());
+}
+
+// Running dry re-reads avail.idx after publishing avail_event, so a buffer
+// the driver added without notifying is still found.
+TEST(VirtioQueue, EventIdxBufferAddedBeforeIdleIsNotLost) {
+    Ring r(virtio::kFVersion1 | virtio::kFEventIdx);
+    r.desc(0, Ring::kBuf, 16, 0);
+    r.push(0);
+    ASSERT_TRUE(r.q.pop());
+    r.push(0);  // not notified: avail_event is still 0
+    EXPECT_TRUE(r.q.pop());
+    EXPECT_FALSE(r.q.pop());
 }
 
 TEST(VirtioQueue, BatchedUsedPublishesOnce) {

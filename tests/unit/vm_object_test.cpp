@@ -4,8 +4,11 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "common/error.h"
+#include "vm/ram_backing.h"
 
 namespace khyve {
 namespace {
@@ -18,8 +21,10 @@ protected:
         setenv("KHYVE_VMM_DIR", dir_.c_str(), 1);
     }
     void TearDown() override {
+        ram_backing::unmount(dir_ + "/vmm");  // the huge-page tests' mount
         std::filesystem::remove_all(dir_);
         unsetenv("KHYVE_VMM_DIR");
+        unsetenv("KHYVE_VMM_HUGE");
     }
     std::string dir_;
 };
@@ -81,6 +86,66 @@ TEST_F(VmObjectTest, HighMemoryMapsAbove4G) {
     auto mem = vm.map_memory();
     EXPECT_TRUE(mem.slice(0x100000000ull, 1 << 20));
     EXPECT_FALSE(mem.slice(0x100000, 1));
+}
+
+// kB of a smaps field summed over the mappings that contain addr.
+uint64_t smaps_kb(const void* addr, const std::string& field) {
+    std::ifstream in("/proc/self/smaps");
+    std::string line;
+    bool inside = false;
+    uint64_t kb = 0;
+    const auto a = reinterpret_cast<uintptr_t>(addr);
+    while (std::getline(in, line)) {
+        unsigned long lo, hi;
+        if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find(' ')) {
+            inside = a >= lo && a < hi;
+        } else if (inside && line.rfind(field + ":", 0) == 0) {
+            kb += std::stoull(line.substr(field.size() + 1));
+        }
+    }
+    return kb;
+}
+
+// A VM object directory that bhyveload creates is a huge-page tmpfs.
+TEST_F(VmObjectTest, RamUsesHugePagesWhereTheSystemAllows) {
+    const std::string top = dir_ + "/vmm";
+    setenv("KHYVE_VMM_DIR", top.c_str(), 1);
+    {
+        auto vm = VmObject::create_or_reinit("huge", 4 << 20, 0);
+        if (!ram_backing::is_own_mount(top))
+            GTEST_SKIP() << "no huge-page tmpfs here (not privileged, or no THP)";
+        auto mem = vm.map_memory();
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(vm.low_mapping().data()) % (2 << 20), 0u);
+        ASSERT_TRUE(mem.write_obj<uint32_t>(0x200000, 1));
+        EXPECT_GE(smaps_kb(vm.low_mapping().data(), "ShmemPmdMapped"), 2048u)
+            << "the RAM file is not mapped with 2 MiB pages";
+        vm.write_boot_state("rip=0x100200\n");
+    }
+    {
+        auto vm = VmObject::open("huge");
+        auto mem = vm.map_memory();
+        EXPECT_EQ(mem.read_obj<uint32_t>(0x200000), 1u);  // shared with the next process
+    }
+    VmObject::destroy("huge");
+    EXPECT_TRUE(VmObject::list().empty());
+    EXPECT_TRUE(ram_backing::is_own_mount(top)) << "the mount outlives its VMs";
+}
+
+// A directory that exists already (it may hold objects, or be the user's)
+// is never mounted on, and KHYVE_VMM_HUGE=0 turns mounting off.
+TEST_F(VmObjectTest, HugeMountOnlyOnANewDirectoryAndOnRequest) {
+    auto vm = VmObject::create_or_reinit("plain", 1 << 20, 0);
+    EXPECT_FALSE(ram_backing::is_own_mount(dir_));
+    const std::string top = dir_ + "/vmm";
+    setenv("KHYVE_VMM_DIR", top.c_str(), 1);
+    setenv("KHYVE_VMM_HUGE", "0", 1);
+    auto vm2 = VmObject::create_or_reinit("plain", 1 << 20, 0);
+    EXPECT_FALSE(ram_backing::is_own_mount(top));
+}
+
+TEST(RamBacking, OwnMountsOnly) {
+    EXPECT_FALSE(ram_backing::is_own_mount("/"));
+    EXPECT_FALSE(ram_backing::is_own_mount("/nonexistent/khyve"));
 }
 
 }  // namespace
