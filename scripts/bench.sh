@@ -13,8 +13,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 build=${KHYVE_BENCH_BUILD:-$ROOT/build-bench}
 bash scripts/install-deps.sh
-# GCC 12 at -O2 reports a false -Wrestrict inside std::string's operator+
-# (GCC bug 105329, in src/gdb/gdb_stub.cpp); keep it a warning here.
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS=-Wno-error=restrict >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "${KHYVE_JOBS:-2}" --target bhyve bhyveload bhyvectl
 exec bench/run.sh --build "$build" "$@"

@@ -177,6 +177,10 @@ run_testhost() {
     echo "KHYVE_SCRATCH=/tmp/khyve"
     echo "KHYVE_MODE=testhost"
     echo "KHYVE_SCENARIO=$name"
+    # Guest RAM on 4 KiB pages unless asked: with bhyve's default 2 MiB pages
+    # the TCG test host (nested SVM) has frozen for good, several times, in a
+    # net benchmark and in diskboot.sh. KHYVE_VMM_HUGE=1 run.sh ... to try.
+    echo "KHYVE_VMM_HUGE=${KHYVE_VMM_HUGE:-0}"
     [[ -z $disk ]] || echo "KHYVE_DISK=/dev/vda"
   } >"$stage/root/khyve/env"
   echo "run.sh: test host with: ${bins[*]:-no VMM binaries}" >&2

@@ -208,7 +208,14 @@ std::string format_prometheus(std::string_view vm, const std::vector<StatsGroup>
             }
             std::string line = name + "{vm=\"" + escape_label(vm) + "\"";
             for (const auto* labels : {&g.labels, &s.labels})
-                for (const auto& [k, v] : *labels) line += "," + label_name(k) + "=\"" + escape_label(v) + "\"";
+                for (const auto& [k, v] : *labels) {
+                    // Appended piece by piece: GCC 12 -O3 warns (-Wrestrict, falsely) on "," + std::string.
+                    line += ',';
+                    line += label_name(k);
+                    line += "=\"";
+                    line += escape_label(v);
+                    line += '"';
+                }
             line += "} " + format_value(s) + "\n";
             families[it->second].second.lines += line;
         }

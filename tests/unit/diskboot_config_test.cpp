@@ -111,7 +111,7 @@ TEST(DiskbootSyslinux, HostileInputIsBounded) {
     EXPECT_EQ(parse_syslinux("TIMEOUT 99999999999999999999\n").timeout_seconds, -1);
 
     std::string initrds = "LABEL a\nKERNEL k\nINITRD ";
-    for (int i = 0; i < 100; ++i) initrds += "i" + std::to_string(i) + ",";
+    for (int i = 0; i < 100; ++i) initrds += 'i' + std::to_string(i) + ',';
     EXPECT_EQ(parse_syslinux(initrds).entries[0].initrds.size(), kMaxInitrds);
 }
 
