@@ -54,6 +54,19 @@ expect_not_in_file() {
 	fi
 }
 
+# wait_for_line FILE REGEX SECONDS [PID]: waits until a line of FILE matches
+# the basic regular expression, for at most SECONDS, or until the background
+# job PID (when given) has ended. Returns 0 when the line is there.
+wait_for_line() {
+	_i=0
+	while ! grep -q -- "$2" "$1" 2>/dev/null && [ $_i -lt $(($3 * 10)) ]; do
+		[ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null && break
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	grep -q -- "$2" "$1" 2>/dev/null
+}
+
 # wait_exit PID SECONDS: waits up to SECONDS for the background job PID to
 # end, SIGKILLs it if it has not, and returns its exit status (137 = killed).
 wait_exit() {

@@ -58,11 +58,7 @@ for point in "3 0" "12 0.3" "30 0.7" "45 0.1"; do
 	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,disk$round.img \
 		-s 31,lpc -l com1,stdio vm$round </dev/null >vm$round.log 2>&1 &
 	pid=$!
-	waited=0
-	while ! grep -q "^FLUSHED $target" vm$round.log && [ $waited -lt 1800 ] && kill -0 $pid 2>/dev/null; do
-		sleep 0.1
-		waited=$((waited + 1))
-	done
+	wait_for_line vm$round.log "^FLUSHED $target" 180 $pid
 	[ $round -eq 1 ] && expect_all_threads_filtered $pid
 	sleep "$extra"
 	if kill -KILL $pid 2>/dev/null; then

@@ -32,11 +32,7 @@ for kind in control vcpu device; do
 	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,disk$n.img \
 		-s 31,lpc -l com1,stdio vm$n </dev/null >vm$n.log 2>&1 &
 	pid=$!
-	waited=0
-	while ! grep -q "^KHYVE-GUEST-IDLE" vm$n.log && [ $waited -lt 1800 ] && kill -0 $pid 2>/dev/null; do
-		sleep 0.1
-		waited=$((waited + 1))
-	done
+	wait_for_line vm$n.log "^KHYVE-GUEST-IDLE" 180 $pid
 	# An idle guest's vCPU thread waits in KVM_RUN (ioctl); look a few times.
 	tid=
 	tries=0
@@ -75,11 +71,7 @@ bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
 bhyve -A -H -c 1 -m 256 -o khyve.seccomp=false -s 0:0,hostbridge -s 2:0,virtio-blk,disk0.img \
 	-s 31,lpc -l com1,stdio vm0 </dev/null >vm0.log 2>&1 &
 pid=$!
-waited=0
-while ! grep -q "^KHYVE-GUEST-IDLE" vm0.log && [ $waited -lt 1800 ] && kill -0 $pid 2>/dev/null; do
-	sleep 0.1
-	waited=$((waited + 1))
-done
+wait_for_line vm0.log "^KHYVE-GUEST-IDLE" 180 $pid
 out=$(khyve_syscall_inject "$pid" 41 2 1 0 2>&1)
 case $out in
 "returned "[0-9]*) pass "unfiltered-socket-allowed ($out)" ;;
