@@ -63,7 +63,7 @@ static void usage(void) {
 /* ---- boot ---------------------------------------------------------------- */
 
 struct mem_figures {
-    long private_kib, ram_rss_kib;
+    long private_kib, ram_rss_kib, ram_private_kib;
 };
 
 static int is_ram_mapping(const char *path, unsigned long long bytes, unsigned long long ram_bytes) {
@@ -80,7 +80,7 @@ static int read_smaps(pid_t pid, unsigned long long ram_bytes, struct mem_figure
     FILE *f = fopen(name, "r");
     if (!f) return -1;
     int in_ram = 0;
-    out->private_kib = out->ram_rss_kib = 0;
+    out->private_kib = out->ram_rss_kib = out->ram_private_kib = 0;
     while (fgets(line, sizeof line, f)) {
         unsigned long long lo, hi;
         char perms[8];
@@ -100,39 +100,11 @@ static int read_smaps(pid_t pid, unsigned long long ram_bytes, struct mem_figure
             out->private_kib += kib;
             /* A RAM mapping's shared pages (khyve's mem file) are not private
              * to begin with, so only its private part is taken back out. */
+            if (in_ram) out->ram_private_kib += kib;
         }
     }
     fclose(f);
     return 0;
-}
-
-/* Private resident pages of the RAM mappings: summed separately so that the
- * overhead is private memory outside them, whatever their sharing state. */
-static long ram_private_kib(pid_t pid, unsigned long long ram_bytes) {
-    char name[64], line[512];
-    snprintf(name, sizeof name, "/proc/%d/smaps", (int)pid);
-    FILE *f = fopen(name, "r");
-    if (!f) return 0;
-    int in_ram = 0;
-    long sum = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long lo, hi;
-        char perms[8];
-        int consumed = 0;
-        if (sscanf(line, "%llx-%llx %7s %*s %*s %*s%n", &lo, &hi, perms, &consumed) == 3 && consumed > 0) {
-            char *path = line + consumed;
-            while (*path == ' ') path++;
-            path[strcspn(path, "\n")] = '\0';
-            in_ram = is_ram_mapping(path, hi - lo, ram_bytes);
-            continue;
-        }
-        long kib;
-        if (in_ram && (sscanf(line, "Private_Clean: %ld kB", &kib) == 1 ||
-                       sscanf(line, "Private_Dirty: %ld kB", &kib) == 1))
-            sum += kib;
-    }
-    fclose(f);
-    return sum;
 }
 
 static void dump_smaps(pid_t pid, const char *path) {
@@ -234,13 +206,11 @@ static int cmd_boot(int argc, char **argv) {
             }
         }
     }
-    struct mem_figures m = {0, 0};
-    long ram_priv = 0;
+    struct mem_figures m = {0, 0, 0};
     int have_mem = 0;
     if (t_init >= 0 && settle > 0) {
         unsigned long long ram_bytes = (unsigned long long)ram_mib << 20;
         have_mem = read_smaps(pid, ram_bytes, &m) == 0;
-        ram_priv = ram_private_kib(pid, ram_bytes);
         if (smaps_path) dump_smaps(pid, smaps_path);
     }
     kill(-pid, SIGKILL);
@@ -253,7 +223,7 @@ static int cmd_boot(int argc, char **argv) {
     }
     printf("boot_s=%.3f", t_init - t0);
     if (have_mem)
-        printf(" overhead_kib=%ld private_kib=%ld ram_rss_kib=%ld", m.private_kib - ram_priv, m.private_kib,
+        printf(" overhead_kib=%ld private_kib=%ld ram_rss_kib=%ld", m.private_kib - m.ram_private_kib, m.private_kib,
                m.ram_rss_kib);
     printf("\n");
     return 0;
