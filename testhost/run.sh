@@ -189,7 +189,9 @@ run_testhost() {
   cat "$KIT/testhost/base.cpio" "$stage/run.cpio" >"$stage/initrd.cpio"
   rm -f "$stage/run.cpio"
 
-  local append="console=ttyS0 quiet panic=-1" serial=stdio
+  # nokaslr: a frozen test host's RIP (see watch_testhost) reads straight
+  # against the generic kernel's System.map.
+  local append="console=ttyS0 quiet panic=-1 nokaslr" serial=stdio
   if ((interactive)); then
     append+=" khyve.interactive=1"
     serial=mon:stdio
@@ -215,17 +217,66 @@ run_testhost() {
     set -e
     return
   fi
-  set +e
-  # EPYC names features TCG lacks; qemu warns about each, harmlessly.
-  timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' |
-    grep --line-buffered -v "TCG doesn't support requested feature" | tee "$log"
-  qemu_rc=${PIPESTATUS[0]}
-  set -e
-  rm -f "$stage/initrd.cpio"
+  # The test host's /init writes its uptime to a second serial port every
+  # 5 s (the heartbeat); the monitor lets watch_testhost read a stalled test
+  # host's CPU state.
+  qemu+=(-serial "file:$stage/heartbeat" -monitor "pipe:$stage/monitor" -pidfile "$stage/qemu.pid")
+  local attempt
+  for attempt in 1 2; do
+    rm -f "$stage/heartbeat" "$stage/qemu.pid" "$stage/frozen" "$stage/frozen.txt" "$stage"/monitor.*
+    mkfifo "$stage/monitor.in" "$stage/monitor.out"
+    watch_testhost "$stage" &
+    local watcher=$!
+    set +e
+    # EPYC names features TCG lacks; qemu warns about each, harmlessly.
+    timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' |
+      grep --line-buffered -v "TCG doesn't support requested feature" | tee "$log"
+    qemu_rc=${PIPESTATUS[0]}
+    set -e
+    kill "$watcher" 2>/dev/null || true
+    wait "$watcher" 2>/dev/null || true
+    [[ -f $stage/frozen ]] || break
+    froze=$((froze + 1))
+    cat "$log" "$stage/frozen.txt" >"$log.froze$froze"
+    if ((attempt == 1)); then
+      echo "run.sh: the test host froze (CPU state in $log.froze$froze); booting it again, once" >&2
+    fi
+  done
+  rm -f "$stage/initrd.cpio" "$stage"/monitor.*
+}
+
+# A test host whose heartbeat stops for $stall seconds has frozen below us:
+# TCG with nested SVM has been seen to stop for good, idle, with no timer
+# armed (testhost/README.md). Its CPU and local APIC state go into the log,
+# then qemu is stopped and run_testhost boots the test host once more.
+stall=${KHYVE_TESTHOST_STALL:-120}
+watch_testhost() { # STAGE
+  local stage=$1 size last=-1 quiet=0 pid
+  while [[ ! -s $stage/qemu.pid ]]; do sleep 1; done
+  pid=$(<"$stage/qemu.pid")
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 5
+    size=$(stat -c %s "$stage/heartbeat" 2>/dev/null || echo 0)
+    if [[ $size != "$last" ]]; then last=$size quiet=0; continue; fi
+    quiet=$((quiet + 5))
+    ((quiet >= stall)) || continue
+    touch "$stage/frozen"
+    {
+      echo "run.sh: TEST HOST FROZEN: no heartbeat for ${quiet}s (last: $(tail -n1 "$stage/heartbeat" 2>/dev/null || echo none))"
+      printf 'info registers\ninfo lapic\ninfo pic\nx/6i $pc\n' >"$stage/monitor.in"
+      # (the monitor echoes each command key by key: only its answers are kept)
+      timeout 5 cat "$stage/monitor.out" | tr -d '\r' | grep -av '(qemu)' | sed 's/^/run.sh: frozen | /' || true
+    } >>"$stage/frozen.txt" 2>&1
+    # The serial log is a pipe into tee: append there through stderr.
+    cat "$stage/frozen.txt" >&2
+    kill "$pid" 2>/dev/null
+    return 0
+  done
 }
 
 echo "run.sh: scenario $name in $mode mode (log $log)" >&2
 qemu_rc=0
+froze=0
 if [[ $mode == direct ]]; then run_direct; else run_testhost; fi
 elapsed=$((SECONDS - t0))
 
@@ -244,16 +295,20 @@ reasons=()
 [[ -n $failed ]] && reasons+=("$(grep -c . <<<"$failed") failed: $(head -n3 <<<"$failed" | paste -sd',' -)")
 ((passes > 0)) || reasons+=("no KHYVE-PASS")
 if ! grep -q '^KHYVE-SCENARIO-DONE' "$log"; then
-  if ((qemu_rc == 124 || qemu_rc == 137)); then
+  if ((froze > 1)); then
+    reasons+=("the test host froze twice (no heartbeat; CPU state in $log.froze1 and .froze2)")
+  elif ((qemu_rc == 124 || qemu_rc == 137)); then
     reasons+=("timed out after ${timeout}s")
   else
     reasons+=("no KHYVE-SCENARIO-DONE (crash?)")
   fi
 fi
 [[ -n $scenario_rc && $scenario_rc != 0 ]] && reasons+=("scenario exited $scenario_rc")
-((qemu_rc == 0 || qemu_rc == 124 || qemu_rc == 137)) || reasons+=("qemu exited $qemu_rc")
+((qemu_rc == 0 || qemu_rc == 124 || qemu_rc == 137 || froze > 1)) || reasons+=("qemu exited $qemu_rc")
 
-detail="$mode mode, ${elapsed}s${start_at:+, scenario started at test-host uptime ${start_at}s}, log $log"
+thawed=
+((froze != 1)) || thawed=", booted again after $froze test-host freeze(s), see $log.froze1"
+detail="$mode mode, ${elapsed}s$thawed${start_at:+, scenario started at test-host uptime ${start_at}s}, log $log"
 if ((${#reasons[@]})); then
   summary=$(printf '%s; ' "${reasons[@]}")
   echo "run.sh: FAIL $name: ${summary%; } ($detail)"
