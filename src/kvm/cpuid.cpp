@@ -6,6 +6,7 @@ namespace khyve {
 
 namespace {
 constexpr uint32_t kEcxX2apic = 1u << 21;
+constexpr uint32_t kEcxTscDeadline = 1u << 24;
 constexpr uint32_t kEcxHypervisor = 1u << 31;
 constexpr uint32_t kEdxHtt = 1u << 28;
 }  // namespace
@@ -21,6 +22,8 @@ std::vector<kvm_cpuid_entry2> vcpu_cpuid(std::vector<kvm_cpuid_entry2> cpuid,
                 e.ecx |= kEcxHypervisor;
                 if (opts.x2apic) e.ecx |= kEcxX2apic;
                 else e.ecx &= ~kEcxX2apic;
+                if (opts.tsc_deadline) e.ecx |= kEcxTscDeadline;
+                else e.ecx &= ~kEcxTscDeadline;
                 if (opts.vcpu_count > 1) e.edx |= kEdxHtt;
                 break;
             case 0xb:

@@ -257,9 +257,13 @@ void Machine::Impl::build_vcpus() {
     // run: a second bhyve on the same memory would jump into a used kernel.
     vm.consume_boot_state();
     auto supported = kvm.supported_cpuid();
+    const bool tsc_deadline = kvm.check_extension(KVM_CAP_TSC_DEADLINE_TIMER) > 0;
     for (unsigned i = 0; i < cfg.cpus; ++i) {
         auto v = std::make_unique<KvmVcpu>(kvm, kvm_vm, i);
-        v->set_cpuid(vcpu_cpuid(supported, {.vcpu_id = i, .vcpu_count = cfg.cpus, .x2apic = cfg.x2apic}));
+        v->set_cpuid(vcpu_cpuid(supported, {.vcpu_id = i,
+                                            .vcpu_count = cfg.cpus,
+                                            .x2apic = cfg.x2apic,
+                                            .tsc_deadline = tsc_deadline}));
         setup_lapic_virtual_wire(*v);
         if (i == 0) apply_boot_state(*v, boot);
         vcpu_stats.emplace_back(v->stats_fd());

@@ -19,6 +19,7 @@ rc=$?
 [ $rc -eq 1 ] && pass poweroff-exits-1 || fail poweroff-exits-1 "bhyve exited $rc"
 expect_in_file guest-reached-init vm1.log 'KHYVE-GUEST-INIT'
 expect_in_file guest-sees-2-cpus vm1.log 'KHYVE-GUEST-CPUS 2'
+expect_in_file guest-has-tsc-deadline-timer vm1.log 'KHYVE-GUEST-TSC-DEADLINE yes'
 # 256 MiB minus what the kernel reserves: MemTotal between 200 and 256 MiB.
 memkb=$(sed -n 's/.*KHYVE-GUEST-MEMKB \([0-9]*\).*/\1/p' vm1.log | head -n 1)
 if [ -n "$memkb" ] && [ "$memkb" -gt 204800 ] && [ "$memkb" -le 262144 ]; then

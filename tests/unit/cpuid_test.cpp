@@ -24,5 +24,15 @@ TEST(Cpuid, ApicIdAndX2apicBit) {
     EXPECT_NE(on[0].ecx & (1u << 21), 0u);
 }
 
+TEST(Cpuid, TscDeadlineBitFollowsTheOption) {
+    std::vector<kvm_cpuid_entry2> in(1);
+    in[0].function = 1;
+    auto on = vcpu_cpuid(in, {.tsc_deadline = true});
+    EXPECT_NE(on[0].ecx & (1u << 24), 0u);
+    in[0].ecx = 1u << 24;  // never passed on unless asked
+    auto off = vcpu_cpuid(in, {.tsc_deadline = false});
+    EXPECT_EQ(off[0].ecx & (1u << 24), 0u);
+}
+
 }  // namespace
 }  // namespace khyve

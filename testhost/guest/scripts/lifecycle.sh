@@ -3,6 +3,9 @@
 # power button when khyve.action=button).
 echo "KHYVE-GUEST-CPUS $(grep -c ^processor /proc/cpuinfo)"
 echo "KHYVE-GUEST-MEMKB $(awk '/MemTotal/{print $2}' /proc/meminfo)"
+# The APIC timer in TSC-deadline mode (the CPUID bit bhyve sets when KVM
+# offers it): the kernel then needs no APIC timer calibration.
+grep -qw tsc_deadline_timer /proc/cpuinfo && echo "KHYVE-GUEST-TSC-DEADLINE yes" || echo "KHYVE-GUEST-TSC-DEADLINE no"
 if dmesg | grep -iE "ACPI (BIOS )?(Error|Warning)|ACPI Exception" ; then
 	echo "KHYVE-GUEST-ACPI-PROBLEMS"
 else
