@@ -53,6 +53,12 @@ public:
 
     // Hands queued submissions to the kernel.
     virtual void commit() {}
+    // Backends whose completions are reaped by the caller's event loop (opened
+    // that way): an fd that turns readable when poll_completions() has work;
+    // completions then run inside poll_completions() or drain(), on the
+    // caller's thread. -1: completions come from a backend thread.
+    virtual int completion_fd() const { return -1; }
+    virtual void poll_completions() {}
     // Blocks until every submitted request has completed (device reset, teardown).
     virtual void drain() = 0;
 };

@@ -93,7 +93,7 @@ std::unique_ptr<FileBackend> FileBackend::open(const BlockOpenOptions& o) {
     auto done = [raw = b.get()](BlockOp* op) { raw->done(op); };
     if (o.syscall_hook && o.engine != BlockOpenOptions::Engine::kThread)
         throw Error("virtio-blk: syscall_hook needs the thread engine");
-    if (o.engine != BlockOpenOptions::Engine::kThread) b->engine_ = make_uring_engine(fd, done);
+    if (o.engine != BlockOpenOptions::Engine::kThread) b->engine_ = make_uring_engine(fd, done, o.caller_reaps);
     if (!b->engine_) {
         if (o.engine == BlockOpenOptions::Engine::kUring)
             throw Error("virtio-blk: io_uring is unavailable");
@@ -151,6 +151,15 @@ void FileBackend::done(BlockOp* op) {
 void FileBackend::drain() {
     engine_->commit();
     std::unique_lock lk(inflight_mu_);
+    if (engine_->completion_fd() >= 0) {
+        // Nobody else reaps: do it here until nothing is in flight.
+        while (inflight_) {
+            lk.unlock();
+            engine_->reap(true);
+            lk.lock();
+        }
+        return;
+    }
     inflight_cv_.wait(lk, [this] { return inflight_ == 0; });
 }
 

@@ -31,6 +31,10 @@ struct BlockOpenOptions {
     bool sync = false;      // bhyve "direct": O_SYNC, every write stable on completion
     SectorSizes sectors{};  // 0 = probe (BLKSSZGET/BLKPBSZGET, or 512 / st_blksize for files)
     enum class Engine { kAuto, kUring, kThread } engine = Engine::kAuto;
+    // io_uring completions reaped by the caller (completion_fd() and
+    // poll_completions()) instead of a completion thread. The thread engine
+    // ignores it.
+    bool caller_reaps = false;
     // Tests only: with Engine::kThread, every system call goes through this
     // hook, so host failures (EIO on fdatasync, ENOSPC) can be injected.
     StepRunner syscall_hook;
@@ -58,6 +62,8 @@ public:
     void discard(uint64_t offset, uint64_t len, uint64_t tag) override;
     void write_zeroes(uint64_t offset, uint64_t len, bool may_unmap, uint64_t tag) override;
     void commit() override { engine_->commit(); }
+    int completion_fd() const override { return engine_->completion_fd(); }
+    void poll_completions() override { engine_->reap(false); }
     void drain() override;
 
 private:

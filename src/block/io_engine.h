@@ -21,10 +21,19 @@ public:
     virtual void submit(BlockOp* op) = 0;
     virtual void commit() = 0;
     virtual const char* name() const = 0;
+    // Engines reaped by their owner's event loop: an fd that turns readable
+    // when reap() has completions to hand out; -1 for engines that complete
+    // on a thread of their own (reap() then does nothing).
+    virtual int completion_fd() const { return -1; }
+    // Hands every ready completion to done on the calling thread; with wait,
+    // first blocks until at least one is ready. Only one thread reaps.
+    virtual void reap(bool /*wait*/) {}
 };
 
 // nullptr when io_uring is unavailable (ENOSYS, EPERM from seccomp, ...).
-std::unique_ptr<IoEngine> make_uring_engine(int fd, IoDoneFn done);
+// caller_reaps: no completion thread; the owner polls completion_fd() and
+// calls reap() (a virtio-blk worker then submits and completes on one thread).
+std::unique_ptr<IoEngine> make_uring_engine(int fd, IoDoneFn done, bool caller_reaps = false);
 // syscall, when set, replaces run_step_sync (tests inject host errors with it).
 using StepRunner = std::function<int64_t(int fd, const BlockStep&)>;
 std::unique_ptr<IoEngine> make_thread_engine(int fd, IoDoneFn done, StepRunner syscall = {});

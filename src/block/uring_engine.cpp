@@ -1,16 +1,22 @@
 // io_uring engine: the submitting thread (the virtio transport's queue worker)
-// prepares SQEs and commit()s them in one io_uring_enter; a completion thread
-// per backend waits for CQEs, resubmits the next step of multi-step ops and
-// hands finished ones to the backend. Submissions come from two threads (the
-// queue worker and the completion thread), so the SQ side takes a mutex; the
-// CQ side has a single reader and takes none.
+// prepares SQEs and commit()s them in one io_uring_enter. Completions are
+// reaped either by a completion thread per backend or, with caller_reaps, by
+// the owner's event loop through an eventfd registered with the ring (no
+// thread hop between the CQE and the used ring). The reaper resubmits the
+// next step of multi-step ops and hands finished ones to the backend.
+// Submissions may come from two threads (the queue worker and the completion
+// thread), so the SQ side takes a mutex; the CQ side has a single reader and
+// takes none.
 #include <liburing.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <mutex>
 #include <thread>
 
 #include "block/io_engine.h"
+#include "common/fd.h"
 #include "sandbox/seccomp.h"
 
 namespace khyve {
@@ -21,13 +27,21 @@ constexpr unsigned kRingEntries = 256;
 class UringEngine final : public IoEngine {
 public:
     UringEngine(int fd, IoDoneFn done) : fd_(fd), done_(std::move(done)) {}
-    bool init() {
+    bool init(bool caller_reaps) {
         if (io_uring_queue_init(kRingEntries, &ring_, 0) < 0) return false;
-        worker_ = std::thread([this] { reap(); });
+        ring_ready_ = true;
+        if (caller_reaps) {
+            cq_event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+            return cq_event_.valid() && io_uring_register_eventfd(&ring_, cq_event_.get()) == 0;
+        }
+        worker_ = std::thread([this] { reap_thread(); });
         return true;
     }
     ~UringEngine() override {
-        if (!worker_.joinable()) return;
+        if (!worker_.joinable()) {
+            if (ring_ready_) io_uring_queue_exit(&ring_);
+            return;
+        }
         {
             std::lock_guard lk(mu_);
             io_uring_sqe* sqe = get_sqe_locked();
@@ -57,6 +71,22 @@ public:
         flush_locked();
     }
     const char* name() const override { return "io_uring"; }
+    int completion_fd() const override { return cq_event_.get(); }
+    void reap(bool wait) override {
+        if (!cq_event_.valid()) return;
+        // The eventfd is cleared before the CQ is read: a CQE posted after the
+        // last peek signals it again, so none waits unnoticed.
+        uint64_t v;
+        if (::read(cq_event_.get(), &v, sizeof v) < 0) { /* EAGAIN: nothing signalled */ }
+        io_uring_cqe* cqe = nullptr;
+        if (wait) {
+            int r;
+            do r = io_uring_wait_cqe(&ring_, &cqe);
+            while (r == -EINTR);
+            if (r < 0) return;
+        }
+        while (io_uring_peek_cqe(&ring_, &cqe) == 0) complete(cqe);
+    }
 
 private:
     io_uring_sqe* get_sqe_locked() {
@@ -95,38 +125,45 @@ private:
         return true;
     }
 
-    void reap() {
+    void reap_thread() {
         enter_thread_sandbox(ThreadKind::DeviceIo);
         for (;;) {
             io_uring_cqe* cqe = nullptr;
             int r = io_uring_wait_cqe(&ring_, &cqe);
             if (r == -EINTR) continue;
             if (r < 0) return;  // the ring is unusable; the destructor still joins
-            auto* op = static_cast<BlockOp*>(io_uring_cqe_get_data(cqe));
-            int res = cqe->res;
-            io_uring_cqe_seen(&ring_, cqe);
-            if (!op) return;
-            if (op->advance(res)) {
-                done_(op);
-                continue;
-            }
-            // The next step of a multi-step op goes out at once.
-            std::unique_lock lk(mu_);
-            bool ok = prep_locked(op);
-            if (ok) {
-                ++pending_;
-                flush_locked();
-                continue;
-            }
-            lk.unlock();
-            op->advance(-EIO);
-            done_(op);
+            if (!complete(cqe)) return;
         }
+    }
+
+    // One CQE: the op is done, or its next step goes out at once. false for
+    // the stop token.
+    bool complete(io_uring_cqe* cqe) {
+        auto* op = static_cast<BlockOp*>(io_uring_cqe_get_data(cqe));
+        int res = cqe->res;
+        io_uring_cqe_seen(&ring_, cqe);
+        if (!op) return false;
+        if (op->advance(res)) {
+            done_(op);
+            return true;
+        }
+        std::unique_lock lk(mu_);
+        if (prep_locked(op)) {
+            ++pending_;
+            flush_locked();
+            return true;
+        }
+        lk.unlock();
+        op->advance(-EIO);
+        done_(op);
+        return true;
     }
 
     int fd_;
     IoDoneFn done_;
     io_uring ring_{};
+    bool ring_ready_ = false;
+    Fd cq_event_;  // caller_reaps: signalled for every CQE
     std::mutex mu_;
     unsigned pending_ = 0;
     std::thread worker_;
@@ -134,9 +171,9 @@ private:
 
 }  // namespace
 
-std::unique_ptr<IoEngine> make_uring_engine(int fd, IoDoneFn done) {
+std::unique_ptr<IoEngine> make_uring_engine(int fd, IoDoneFn done, bool caller_reaps) {
     auto e = std::make_unique<UringEngine>(fd, std::move(done));
-    if (!e->init()) return nullptr;
+    if (!e->init(caller_reaps)) return nullptr;
     return e;
 }
 

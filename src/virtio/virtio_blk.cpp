@@ -125,6 +125,9 @@ bool VirtioBlk::activate(const VirtioActivation& a) {
         update_write_through();
     }
     a.worker->add_fd(event_.get(), [this] { on_completions(); });
+    // io_uring completions reaped right here on the worker: no hop through a
+    // completion thread and event_.
+    if (int fd = backend_->completion_fd(); fd >= 0) a.worker->add_fd(fd, [this] { reap_backend(); });
     return true;
 }
 
@@ -310,11 +313,25 @@ bool VirtioBlk::handle(const DescriptorChain& chain) {
     }
 }
 
+namespace {
+// The device whose backend completions the current thread is reaping (its
+// worker, inside reap_backend()): those need no wake-up.
+thread_local const VirtioBlk* t_reaping = nullptr;
+}  // namespace
+
+void VirtioBlk::reap_backend() {
+    t_reaping = this;
+    backend_->poll_completions();
+    t_reaping = nullptr;
+    on_completions();
+}
+
 void VirtioBlk::backend_done(uint64_t tag, int64_t result) {
     {
         std::lock_guard lk(done_mu_);
         done_.push_back({static_cast<uint32_t>(tag), result});
     }
+    if (t_reaping == this) return;
     uint64_t one = 1;
     if (::write(event_.get(), &one, sizeof one) < 0) {
         // EAGAIN only when the counter is saturated: the worker is awake anyway.
@@ -369,6 +386,7 @@ std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::stri
 
     BlockOpenOptions o;
     o.path = path->second;
+    o.caller_reaps = true;
     o.read_only = flag("ro");
     o.nocache = flag("nocache");
     o.sync = flag("direct");

@@ -4,8 +4,10 @@
 //
 // Requests are parsed on the transport's worker thread, handed to the backend
 // (io_uring or its fallback thread), and completed back on the worker thread:
-// the backend's completion queues the result and signals an eventfd that the
-// worker watches; the worker writes the status byte, add_used()s and notifies.
+// with io_uring the worker itself reaps the ring (its eventfd is one of the
+// worker's fds); a backend thread instead queues the result and signals an
+// eventfd the worker watches. Either way the worker writes the status byte,
+// add_used()s and notifies.
 // At most queue-size requests are in flight; beyond that the device stops
 // popping until one completes (a guest re-posting heads cannot make us queue
 // without bound).
@@ -131,6 +133,9 @@ public:
     // drive the device without a transport).
     void on_completions();
     int completion_fd() const { return event_.get(); }
+    // The worker callback for a backend reaped on the worker (its
+    // completion_fd()): runs the backend's completions, then on_completions().
+    void reap_backend();
     // Readable from any thread while the device runs.
     const BlockCounters& counters() const { return counters_; }
 

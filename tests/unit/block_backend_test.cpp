@@ -1,6 +1,7 @@
 #include "block/file_backend.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "common/error.h"
@@ -332,6 +334,46 @@ TEST(BlockBackendLifecycle, DestroyWithRequestsInFlightDrains) {
     }
     std::lock_guard lk(c.mu);
     EXPECT_EQ(c.results.size(), 64u);
+}
+
+// caller_reaps: no completion thread; completions run only inside
+// poll_completions() or drain(), on the calling thread.
+TEST(BlockBackendLifecycle, CallerReapsCompletesOnlyWhenPolledOrDrained) {
+    TempImage img(1 << 20);
+    BlockOpenOptions o;
+    o.path = img.path;
+    o.engine = BlockOpenOptions::Engine::kUring;
+    o.caller_reaps = true;
+    std::unique_ptr<FileBackend> b;
+    try {
+        b = FileBackend::open(o);
+    } catch (const Error&) {
+        GTEST_SKIP() << "io_uring unavailable on this host";
+    }
+    const int fd = b->completion_fd();
+    ASSERT_GE(fd, 0);
+    const auto me = std::this_thread::get_id();
+    std::map<uint64_t, int64_t> results;
+    bool other_thread = false;
+    b->set_completion([&](uint64_t tag, int64_t r) {
+        other_thread |= std::this_thread::get_id() != me;
+        results[tag] = r;
+    });
+    std::vector<uint8_t> a(4096, 7);
+    iovec v{a.data(), a.size()};
+    b->write(0, {&v, 1}, 1);
+    b->commit();
+    pollfd p{fd, POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1);  // the CQE signalled the eventfd
+    EXPECT_TRUE(results.empty());        // ... but nothing ran on its own
+    b->poll_completions();
+    ASSERT_EQ(results.size(), 1u);
+    EXPECT_EQ(results[1], 4096);
+    // Many in flight, then drain() reaps them all itself.
+    for (uint64_t i = 2; i < 66; i++) b->read(i * 4096 % (1 << 20), {&v, 1}, i);
+    b->drain();
+    EXPECT_EQ(results.size(), 65u);
+    EXPECT_FALSE(other_thread);
 }
 
 }  // namespace

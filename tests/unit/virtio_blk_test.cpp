@@ -119,6 +119,11 @@ struct TempImage {
 
 constexpr size_t kImage = 64 * 1024;  // 128 sectors
 
+// How the harness's backend completes: on its own io_uring completion thread
+// (false) or reaped by the device's worker (true, as make_virtio_blk does).
+// Set per test by the VirtioBlkTest fixture.
+bool g_caller_reaps = false;
+
 struct BlkHarness {
     TempImage img;
     FakeRing ring;
@@ -131,6 +136,8 @@ struct BlkHarness {
         BlockOpenOptions o;
         o.path = img.path;
         o.read_only = ro;
+        o.caller_reaps = g_caller_reaps;
+        const bool thread_engine = static_cast<bool>(hook);
         if (hook) {
             o.engine = BlockOpenOptions::Engine::kThread;
             o.syscall_hook = std::move(hook);
@@ -147,14 +154,22 @@ struct BlkHarness {
         a.worker = &worker;
         EXPECT_TRUE(dev->activate(a));
         EXPECT_EQ(worker.fds.count(dev->completion_fd()), 1u);
+        // Reaped by the worker exactly when asked for (and io_uring works).
+        EXPECT_EQ(dev->backend().completion_fd() >= 0, g_caller_reaps && !thread_engine);
+        if (dev->backend().completion_fd() >= 0) {
+            EXPECT_EQ(worker.fds.count(dev->backend().completion_fd()), 1u);
+        }
     }
 
-    // Runs the worker until a used entry appears (or 5 s pass).
+    // Runs the worker's fd callbacks until a used entry appears (or 5 s pass).
     std::optional<FakeRing::Used> complete() {
         for (int i = 0; i < 500; i++) {
             if (auto u = ring.used()) return u;
-            pollfd p{dev->completion_fd(), POLLIN, 0};
-            if (::poll(&p, 1, 10) > 0) worker.fds[dev->completion_fd()]();
+            std::vector<pollfd> p;
+            for (const auto& [fd, cb] : worker.fds) p.push_back({fd, POLLIN, 0});
+            if (::poll(p.data(), p.size(), 10) <= 0) continue;
+            for (const auto& q : p)
+                if (q.revents & POLLIN) worker.fds[q.fd]();
         }
         return ring.used();
     }
@@ -186,13 +201,23 @@ struct BlkHarness {
     }
 };
 
+class VirtioBlkTest : public ::testing::TestWithParam<bool> {
+protected:
+    void SetUp() override { g_caller_reaps = GetParam(); }
+    void TearDown() override { g_caller_reaps = false; }
+};
+INSTANTIATE_TEST_SUITE_P(Completions, VirtioBlkTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                             return i.param ? "WorkerReaps" : "CompletionThread";
+                         });
+
 uint32_t cfg32(VirtioBlk& d, uint32_t off) {
     uint32_t v = 0;
     d.read_config(off, {reinterpret_cast<uint8_t*>(&v), 4});
     return v;
 }
 
-TEST(VirtioBlk, ConfigAndFeatures) {
+TEST_P(VirtioBlkTest, ConfigAndFeatures) {
     BlkHarness h;
     uint64_t cap = 0;
     h.dev->read_config(kCfgCapacity, {reinterpret_cast<uint8_t*>(&cap), 8});
@@ -213,7 +238,7 @@ TEST(VirtioBlk, ConfigAndFeatures) {
     EXPECT_FALSE(ro.dev->features() & kFDiscard);
 }
 
-TEST(VirtioBlk, WriteReadFlushGetId) {
+TEST_P(VirtioBlkTest, WriteReadFlushGetId) {
     BlkHarness h;
     std::vector<uint8_t> pattern(1024);
     for (size_t i = 0; i < pattern.size(); i++) pattern[i] = uint8_t(i ^ 0x5c);
@@ -234,7 +259,7 @@ TEST(VirtioBlk, WriteReadFlushGetId) {
     EXPECT_EQ(h.irq.needs_reset, 0);
 }
 
-TEST(VirtioBlk, UsedLengthCountsWrittenBytes) {
+TEST_P(VirtioBlkTest, UsedLengthCountsWrittenBytes) {
     BlkHarness h;
     h.request(kTIn, 0, 1024, true);
     h.dev->queue_notify(0);
@@ -248,7 +273,7 @@ TEST(VirtioBlk, UsedLengthCountsWrittenBytes) {
     EXPECT_EQ(u->len, 1u);
 }
 
-TEST(VirtioBlk, WriteOnlyHeaderNeedsReset) {
+TEST_P(VirtioBlkTest, WriteOnlyHeaderNeedsReset) {
     BlkHarness h;
     uint64_t hdr = h.ring.alloc(16), st = h.ring.alloc(1);
     ReqHeader rh{kTOut, 0, 0};
@@ -266,7 +291,7 @@ TEST(VirtioBlk, WriteOnlyHeaderNeedsReset) {
     EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
 }
 
-TEST(VirtioBlk, MissingStatusByteNeedsReset) {
+TEST_P(VirtioBlkTest, MissingStatusByteNeedsReset) {
     BlkHarness h;
     uint64_t hdr = h.ring.alloc(16), data = h.ring.alloc(512);
     ReqHeader rh{kTOut, 0, 0};
@@ -278,7 +303,7 @@ TEST(VirtioBlk, MissingStatusByteNeedsReset) {
     EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
 }
 
-TEST(VirtioBlk, ShortHeaderNeedsReset) {
+TEST_P(VirtioBlkTest, ShortHeaderNeedsReset) {
     BlkHarness h;
     uint64_t hdr = h.ring.alloc(16), st = h.ring.alloc(1);
     h.ring.push({{hdr, 8, false}, {st, 1, true}});
@@ -286,7 +311,7 @@ TEST(VirtioBlk, ShortHeaderNeedsReset) {
     EXPECT_EQ(h.irq.needs_reset, 1);
 }
 
-TEST(VirtioBlk, DataLengthNotMultipleOf512IsIoErr) {
+TEST_P(VirtioBlkTest, DataLengthNotMultipleOf512IsIoErr) {
     BlkHarness h;
     std::vector<uint8_t> junk(1000, 0x99);
     EXPECT_EQ(h.run(kTOut, 0, 1000, false, nullptr, junk.data()), kSIoErr);
@@ -294,7 +319,7 @@ TEST(VirtioBlk, DataLengthNotMultipleOf512IsIoErr) {
     EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
 }
 
-TEST(VirtioBlk, SectorArithmeticChecked) {
+TEST_P(VirtioBlkTest, SectorArithmeticChecked) {
     BlkHarness h;
     const uint64_t cap = kImage / 512;
     std::vector<uint8_t> junk(1024, 0x99);
@@ -311,7 +336,7 @@ TEST(VirtioBlk, SectorArithmeticChecked) {
     EXPECT_EQ(h.img.contents()[kImage - 1], 0x99);
 }
 
-TEST(VirtioBlk, ReadOnlyRefusesWritesImageUnchanged) {
+TEST_P(VirtioBlkTest, ReadOnlyRefusesWritesImageUnchanged) {
     BlkHarness h(true);
     std::vector<uint8_t> junk(512, 0x99);
     EXPECT_EQ(h.run(kTOut, 0, 512, false, nullptr, junk.data()), kSIoErr);
@@ -323,7 +348,7 @@ TEST(VirtioBlk, ReadOnlyRefusesWritesImageUnchanged) {
     EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
 }
 
-TEST(VirtioBlk, UnknownTypeUnsupported) {
+TEST_P(VirtioBlkTest, UnknownTypeUnsupported) {
     BlkHarness h;
     EXPECT_EQ(h.run(99, 0, 0, false), kSUnsupp);
     EXPECT_EQ(h.irq.needs_reset, 0);
@@ -336,7 +361,7 @@ uint8_t run_segments(BlkHarness& h, uint32_t type, const std::vector<DiscardSegm
     return h.run(type, 0, len, false, nullptr, raw.data());
 }
 
-TEST(VirtioBlk, DiscardAndWriteZeroesValidated) {
+TEST_P(VirtioBlkTest, DiscardAndWriteZeroesValidated) {
     BlkHarness h;
     const uint32_t cap = kImage / 512;
     EXPECT_EQ(run_segments(h, kTWriteZeroes, {{8, 4, 0}}), kSOk);
@@ -362,13 +387,13 @@ TEST(VirtioBlk, DiscardAndWriteZeroesValidated) {
     EXPECT_EQ(after[kImage - 1], 0x33);
 }
 
-TEST(VirtioBlk, DiscardNotNegotiatedIsUnsupported) {
+TEST_P(VirtioBlkTest, DiscardNotNegotiatedIsUnsupported) {
     BlkHarness h(false, {}, kFDiscard | kFWriteZeroes);
     EXPECT_EQ(run_segments(h, kTWriteZeroes, {{0, 1, 0}}), kSUnsupp);
     EXPECT_EQ(h.img.contents(), std::vector<uint8_t>(kImage, 0x33));
 }
 
-TEST(VirtioBlk, FlushAfterFailedFdatasyncKeepsFailing) {
+TEST_P(VirtioBlkTest, FlushAfterFailedFdatasyncKeepsFailing) {
     std::atomic<int> syncs{0};
     BlkHarness h(false, [&](int fd, const BlockStep& s) -> int64_t {
         if (s.kind == BlockStep::kFdatasync && ++syncs == 1) return -EIO;
@@ -382,7 +407,7 @@ TEST(VirtioBlk, FlushAfterFailedFdatasyncKeepsFailing) {
     EXPECT_EQ(h.irq.needs_reset, 0);
 }
 
-TEST(VirtioBlk, HostEnospcIsIoErr) {
+TEST_P(VirtioBlkTest, HostEnospcIsIoErr) {
     BlkHarness h(false, [](int fd, const BlockStep& s) -> int64_t {
         if (s.kind == BlockStep::kWritev) return -ENOSPC;
         return run_step_sync(fd, s);
@@ -392,7 +417,7 @@ TEST(VirtioBlk, HostEnospcIsIoErr) {
     EXPECT_EQ(h.run(kTIn, 0, 512, true), kSOk);  // the device carries on
 }
 
-TEST(VirtioBlk, WritebackZeroMakesWritesStable) {
+TEST_P(VirtioBlkTest, WritebackZeroMakesWritesStable) {
     std::vector<int> flags;
     std::mutex mu;
     BlkHarness h(false, [&](int fd, const BlockStep& s) -> int64_t {
@@ -415,7 +440,7 @@ TEST(VirtioBlk, WritebackZeroMakesWritesStable) {
     EXPECT_EQ(flags[1], RWF_DSYNC);
 }
 
-TEST(VirtioBlk, NoFlushNegotiatedMeansWriteThrough) {
+TEST_P(VirtioBlkTest, NoFlushNegotiatedMeansWriteThrough) {
     std::vector<int> flags;
     std::mutex mu;
     BlkHarness h(
@@ -436,7 +461,7 @@ TEST(VirtioBlk, NoFlushNegotiatedMeansWriteThrough) {
 
 // A guest that re-posts heads while they are in flight cannot make the
 // device hold more than queue-size requests.
-TEST(VirtioBlk, InFlightRequestsBounded) {
+TEST_P(VirtioBlkTest, InFlightRequestsBounded) {
     std::mutex mu;
     std::condition_variable cv;
     bool release = false;
@@ -468,7 +493,7 @@ TEST(VirtioBlk, InFlightRequestsBounded) {
     EXPECT_EQ(h.irq.needs_reset, 0);
 }
 
-TEST(VirtioBlk, ResetDrainsAndReactivates) {
+TEST_P(VirtioBlkTest, ResetDrainsAndReactivates) {
     BlkHarness h;
     h.request(kTIn, 0, 512, true);
     h.dev->queue_notify(0);
@@ -522,7 +547,7 @@ TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
     EXPECT_EQ(sa.find('\0'), std::string::npos);
 }
 
-TEST(VirtioBlk, CountsRequestsBytesAndErrors) {
+TEST_P(VirtioBlkTest, CountsRequestsBytesAndErrors) {
     BlkHarness h;
     std::vector<uint8_t> pattern(1024, 0x5a);
     EXPECT_EQ(h.run(kTOut, 4, 1024, false, nullptr, pattern.data()), kSOk);
@@ -546,7 +571,7 @@ TEST(VirtioBlk, CountsRequestsBytesAndErrors) {
     EXPECT_EQ(h.ring.queues[0].counters().used.get(), 7u);
 }
 
-TEST(VirtioBlk, HostErrorCountsAsIoErrorWithoutBytes) {
+TEST_P(VirtioBlkTest, HostErrorCountsAsIoErrorWithoutBytes) {
     BlkHarness h(false, [](int fd, const BlockStep& s) -> int64_t {
         if (s.kind == BlockStep::kWritev) return -ENOSPC;
         return run_step_sync(fd, s);
