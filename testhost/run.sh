@@ -199,10 +199,15 @@ run_testhost() {
   fi
   # "# khyve-testhost-qemu: backports" runs the test host under the release's
   # backported QEMU (see qemu-backports.sh) instead of the installed one.
-  local qemu_bin=qemu-system-x86_64
-  if grep -q '^# khyve-testhost-qemu: *backports' "$script"; then
-    qemu_bin=$("$HERE/qemu-backports.sh")
-  fi
+  # KHYVE_TESTHOST_QEMU=backports|installed overrides the header.
+  local qemu_bin=qemu-system-x86_64 want=installed
+  grep -q '^# khyve-testhost-qemu: *backports' "$script" && want=backports
+  want=${KHYVE_TESTHOST_QEMU:-$want}
+  case $want in
+  backports) qemu_bin=$("$HERE/qemu-backports.sh") ;;
+  installed) ;;
+  *) echo "run.sh: KHYVE_TESTHOST_QEMU=$want: want backports or installed" >&2; exit 2 ;;
+  esac
   # shellcheck disable=SC2054 # the commas belong to -cpu
   local qemu=("$qemu_bin" -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
     -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "$append"
