@@ -73,25 +73,18 @@ mkdir -p "$logdir"
 rm -rf "$stage"
 mkdir -p "$stage/root" "$stage/guest"
 
-# Executable FILE at DEST in the staging root, with the shared libraries
-# ldd lists (and the loader) at their own paths.
-stage_binary() {
-  local file=$1 dest=$2 lib
-  install -D -m 755 "$file" "$stage/root/$dest"
-  strip --strip-debug "$stage/root/$dest" 2>/dev/null || true
-  ldd "$file" 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
-    [[ -f $stage/root/$lib ]] || install -D -m 755 "$(readlink -f "$lib")" "$stage/root/$lib"
-  done
-}
+# stage_binary FILE DEST STAGE-ROOT: FILE and the shared libraries it needs.
+# shellcheck source=testhost/stage.sh
+. "$ROOT/testhost/stage.sh"
 
 cc=${CC:-gcc}
 "$cc" -O2 -Wall -Wextra -Werror -static -o "$build/khyve-bench" "$HERE/khyve-bench.c"
 
-for t in bhyve bhyveload bhyvectl; do stage_binary "$build/$t" "khyve/bin/$t"; done
+for t in bhyve bhyveload bhyvectl; do stage_binary "$build/$t" "khyve/bin/$t" "$stage/root"; done
 install -D -m 755 "$build/khyve-bench" "$stage/root/khyve/bin/khyve-bench"
 # At its own path: QEMU finds firmware relative to /proc/self/exe. The
 # symlink puts it on host-init's PATH.
-stage_binary "$qemu" usr/bin/qemu-system-x86_64
+stage_binary "$qemu" usr/bin/qemu-system-x86_64 "$stage/root"
 ln -s /usr/bin/qemu-system-x86_64 "$stage/root/khyve/bin/qemu-system-x86_64"
 # Firmware QEMU loads for -M pc / microvm with -kernel (option ROMs of the
 # NICs are switched off with romfile=).
