@@ -1,8 +1,9 @@
 // bhyve(8): run the VM object NAME that bhyveload(8) prepared.
+#include <malloc.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
-#include <iostream>
 
 #include "common/error.h"
 #include "config/bhyve_options.h"
@@ -22,15 +23,15 @@ std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 int run(int argc, char** argv) {
     auto args = khyve::parse_bhyve_args(argc, argv);
     if (args.usage_requested) {
-        std::cout << khyve::bhyve_usage();
+        std::fputs(khyve::bhyve_usage().c_str(), stdout);
         return 0;
     }
     if (!args.help_text.empty()) {
-        std::cout << args.help_text;
+        std::fputs(args.help_text.c_str(), stdout);
         return 0;
     }
     if (args.tree.get_bool("config.dump", false)) {
-        std::cout << args.tree.dump();
+        std::fputs(args.tree.dump().c_str(), stdout);
         return 1;
     }
     auto cfg = khyve::MachineConfig::from_tree(args.tree);
@@ -90,6 +91,10 @@ void on_fatal_signal(int sig) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // One malloc arena for every thread (glibc would give each vCPU and device
+    // thread its own, ~50 KiB resident apiece); per-thread caches keep small
+    // allocations off the shared lock. See docs/PERFORMANCE.md (VMM memory).
+    ::mallopt(M_ARENA_MAX, 1);
     for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) std::signal(sig, on_fatal_signal);
     try {
         return run(argc, argv);
