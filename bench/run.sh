@@ -73,9 +73,10 @@ mkdir -p "$logdir"
 rm -rf "$stage"
 mkdir -p "$stage/root" "$stage/guest"
 
-# stage_binary FILE DEST STAGE-ROOT: FILE and the shared libraries it needs.
-# shellcheck source=testhost/stage.sh
-. "$ROOT/testhost/stage.sh"
+# stage_binary FILE DEST STAGE-ROOT: FILE and the shared libraries it needs;
+# testhost_qemu WANT: the emulator for the test host.
+# shellcheck source=testhost/common.sh
+. "$ROOT/testhost/common.sh"
 
 cc=${CC:-gcc}
 "$cc" -O2 -Wall -Wextra -Werror -static -o "$build/khyve-bench" "$HERE/khyve-bench.c"
@@ -131,7 +132,10 @@ rm -f "$stage/run.cpio"
 echo "bench: test host, $runs runs of: $tests (log $log)" >&2
 t0=$SECONDS
 set +e
-timeout -k 5 "$timeout" qemu-system-x86_64 -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072 \
+# The test host runs under the same emulator as the scenarios' (the QEMU
+# measured inside it stays the installed one, staged above).
+testhost_bin=$(testhost_qemu "${KHYVE_TESTHOST_QEMU:-backports}") || exit 2
+timeout -k 5 "$timeout" "$testhost_bin" -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072 \
   -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "console=ttyS0 quiet panic=-1" \
   -nographic -no-reboot -nodefaults -serial stdio </dev/null 2>&1 | tr -d '\r' |
   grep --line-buffered -v "TCG doesn't support requested feature" | tee "$log" |

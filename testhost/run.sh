@@ -117,9 +117,9 @@ run_direct() {
   set -e
 }
 
-# stage_binary FILE DEST STAGE-ROOT
-# shellcheck source=testhost/stage.sh
-. "$HERE/stage.sh"
+# stage_binary FILE DEST STAGE-ROOT, testhost_qemu WANT
+# shellcheck source=testhost/common.sh
+. "$HERE/common.sh"
 
 run_testhost() {
   local stage=$build/testhost/$name bins=()
@@ -169,10 +169,9 @@ run_testhost() {
     echo "KHYVE_SCRATCH=/tmp/khyve"
     echo "KHYVE_MODE=testhost"
     echo "KHYVE_SCENARIO=$name"
-    # Guest RAM on 4 KiB pages unless asked: with bhyve's default 2 MiB pages
-    # the TCG test host (nested SVM) has frozen for good, several times, in a
-    # net benchmark and in diskboot.sh. KHYVE_VMM_HUGE=1 run.sh ... to try.
-    echo "KHYVE_VMM_HUGE=${KHYVE_VMM_HUGE:-0}"
+    # bhyve's own default (2 MiB pages for guest RAM) unless the caller
+    # sets KHYVE_VMM_HUGE (0: 4 KiB pages).
+    [[ -z ${KHYVE_VMM_HUGE:-} ]] || echo "KHYVE_VMM_HUGE=$KHYVE_VMM_HUGE"
     [[ -z $disk ]] || echo "KHYVE_DISK=/dev/vda"
   } >"$stage/root/khyve/env"
   echo "run.sh: test host with: ${bins[*]:-no VMM binaries}" >&2
@@ -189,17 +188,14 @@ run_testhost() {
     serial=mon:stdio
     echo "run.sh: interactive test host; Ctrl-A x quits qemu" >&2
   fi
-  # "# khyve-testhost-qemu: backports" runs the test host under the release's
-  # backported QEMU (see qemu-backports.sh) instead of the installed one.
-  # KHYVE_TESTHOST_QEMU=backports|installed overrides the header.
-  local qemu_bin=qemu-system-x86_64 want=installed
-  grep -q '^# khyve-testhost-qemu: *backports' "$script" && want=backports
-  want=${KHYVE_TESTHOST_QEMU:-$want}
-  case $want in
-  backports) qemu_bin=$("$HERE/qemu-backports.sh") ;;
-  installed) ;;
-  *) echo "run.sh: KHYVE_TESTHOST_QEMU=$want: want backports or installed" >&2; exit 2 ;;
-  esac
+  # The emulator (testhost_qemu in common.sh): a scenario header
+  # "# khyve-testhost-qemu: installed|backports", else backports;
+  # KHYVE_TESTHOST_QEMU overrides both.
+  local want qemu_bin
+  want=$(sed -n 's/^# khyve-testhost-qemu: *//p' "$script" | head -n1)
+  want=${KHYVE_TESTHOST_QEMU:-${want:-backports}}
+  qemu_bin=$(testhost_qemu "$want") || exit 2
+  echo "run.sh: test host emulator: $("$qemu_bin" --version | head -n1) ($want)" >&2
   # shellcheck disable=SC2054 # the commas belong to -cpu
   local qemu=("$qemu_bin" -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
     -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "$append"
