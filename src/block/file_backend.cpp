@@ -97,6 +97,9 @@ std::unique_ptr<FileBackend> FileBackend::open(const BlockOpenOptions& o) {
     if (!b->engine_) {
         if (o.engine == BlockOpenOptions::Engine::kUring)
             throw Error("virtio-blk: io_uring is unavailable");
+        if (o.engine == BlockOpenOptions::Engine::kAuto)
+            std::fprintf(stderr, "khyve: virtio-blk: %s: no restricted io_uring on this kernel, block I/O on a thread\n",
+                         o.path.c_str());
         b->engine_ = make_thread_engine(fd, done, o.syscall_hook);
     }
     return b;

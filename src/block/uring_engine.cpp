@@ -4,6 +4,7 @@
 // the owner's event loop through an eventfd registered with the ring (no
 // thread hop between the CQE and the used ring). The reaper resubmits the
 // next step of multi-step ops and hands finished ones to the backend.
+// The ring can do nothing but the block operations (block/uring_ring.h).
 // Submissions may come from two threads (the queue worker and the completion
 // thread), so the SQ side takes a mutex; the CQ side has a single reader and
 // takes none.
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "block/io_engine.h"
+#include "block/uring_ring.h"
 #include "common/fd.h"
 #include "sandbox/seccomp.h"
 
@@ -28,13 +30,13 @@ class UringEngine final : public IoEngine {
 public:
     UringEngine(int fd, IoDoneFn done) : fd_(fd), done_(std::move(done)) {}
     bool init(bool caller_reaps) {
-        if (io_uring_queue_init(kRingEntries, &ring_, 0) < 0) return false;
-        ring_ready_ = true;
         if (caller_reaps) {
             cq_event_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-            return cq_event_.valid() && io_uring_register_eventfd(&ring_, cq_event_.get()) == 0;
+            if (!cq_event_.valid()) return false;
         }
-        worker_ = std::thread([this] { reap_thread(); });
+        if (setup_block_ring(&ring_, kRingEntries, cq_event_.get()) < 0) return false;
+        ring_ready_ = true;
+        if (!caller_reaps) worker_ = std::thread([this] { reap_thread(); });
         return true;
     }
     ~UringEngine() override {

@@ -43,8 +43,9 @@
 //   epoll_wait epoll_pwait epoll_ctl poll ppoll
 //                                    worker loops, console input
 //   io_uring_enter                   submit and reap block I/O (the ring was
-//                                    set up before; io_uring_setup/register are
-//                                    refused)
+//                                    set up before, restricted to block ops:
+//                                    block/uring_ring.h; io_uring_setup/register
+//                                    are refused)
 //   pread64 pwrite64 preadv pwritev preadv2 pwritev2 fdatasync fsync fallocate
 //                                    the block thread engine, discard and
 //                                    write-zeroes
