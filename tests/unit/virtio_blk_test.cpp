@@ -24,72 +24,12 @@ namespace {
 
 using namespace virtio_blk;
 
-// ---- A driver's view of one split virtqueue in fake guest RAM ----
-struct FakeRing {
-    static constexpr uint16_t kSize = 16;
-    static constexpr uint64_t kDesc = 0x1000, kAvail = 0x2000, kUsed = 0x3000, kData = 0x10000;
-    std::vector<uint8_t> ram = std::vector<uint8_t>(4 << 20);
-    GuestMemory mem;
-    std::vector<Queue> queues;
-    uint16_t next_desc = 0, avail_idx = 0, used_seen = 0;
-    uint64_t bump = kData;
-
-    FakeRing() {
-        mem.add_region(0, ram.size(), ram.data());
-        queues.emplace_back(kSize);
-        Queue& q = queues[0];
-        q.set_size(kSize);
-        q.set_desc_addr(kDesc);
-        q.set_avail_addr(kAvail);
-        q.set_used_addr(kUsed);
-        q.set_ready(true);
-        EXPECT_EQ(q.start(mem, virtio::kFVersion1), QueueError::kNone);
-    }
-    uint64_t alloc(size_t n) {
-        uint64_t a = bump;
-        bump += (n + 15) & ~size_t(15);
-        return a;
-    }
-    uint8_t* host(uint64_t gpa) { return ram.data() + gpa; }
-
-    struct Buf {
-        uint64_t gpa;
-        uint32_t len;
-        bool writable;
-    };
-    uint16_t push(const std::vector<Buf>& bufs) {
-        uint16_t head = next_desc;
-        for (size_t i = 0; i < bufs.size(); i++) {
-            uint16_t idx = next_desc;
-            next_desc = uint16_t((next_desc + 1) % kSize);
-            uint8_t* d = host(kDesc + 16ull * idx);
-            uint16_t flags = uint16_t((i + 1 < bufs.size() ? 1 : 0) | (bufs[i].writable ? 2 : 0));
-            std::memcpy(d, &bufs[i].gpa, 8);
-            std::memcpy(d + 8, &bufs[i].len, 4);
-            std::memcpy(d + 12, &flags, 2);
-            std::memcpy(d + 14, &next_desc, 2);
-        }
-        repost(head);
-        return head;
-    }
-    // Puts a head into the avail ring (again).
-    void repost(uint16_t head) {
-        std::memcpy(host(kAvail + 4 + 2ull * (avail_idx % kSize)), &head, 2);
-        ++avail_idx;
-        std::memcpy(host(kAvail + 2), &avail_idx, 2);
-    }
-    struct Used {
-        uint32_t id, len;
-    };
-    std::optional<Used> used() {
-        uint16_t idx;
-        std::memcpy(&idx, host(kUsed + 2), 2);
-        if (idx == used_seen) return std::nullopt;
-        Used u;
-        std::memcpy(&u, host(kUsed + 4 + 8ull * (used_seen % kSize)), 8);
-        ++used_seen;
-        return u;
-    }
+// virtio-blk has one queue: the shared fake driver's rings, queue 0.
+struct FakeRing : test::FakeRings {
+    FakeRing() : FakeRings(1) {}
+    uint16_t push(const std::vector<Buf>& bufs) { return FakeRings::push(0, bufs); }
+    void repost(uint16_t head) { FakeRings::repost(0, head); }
+    std::optional<Used> used() { return FakeRings::used(0); }
 };
 
 using test::FakeInterrupt;

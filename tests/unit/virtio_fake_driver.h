@@ -70,10 +70,15 @@ struct FakeRings {
             std::memcpy(d + 12, &flags, 2);
             std::memcpy(d + 14, &s.next_desc, 2);
         }
+        repost(q, head);
+        return head;
+    }
+    // Puts a head into queue q's avail ring (again).
+    void repost(unsigned q, uint16_t head) {
+        State& s = st[q];
         std::memcpy(host(s.avail + 4 + 2ull * (s.avail_idx % kSize)), &head, 2);
         ++s.avail_idx;
         std::memcpy(host(s.avail + 2), &s.avail_idx, 2);
-        return head;
     }
     struct Used {
         uint32_t id, len;
