@@ -6,6 +6,10 @@
 # usage: vmrun.sh [-hA] [-c cpus] [-m mem] [-t tapN] [-d disk]... [-I iso]
 #                 [-C console] [-H hostdir] [-e name=value]... vmname
 set -u
+# Lists (disks, -e values) are kept one item per line, so paths may hold
+# spaces (not commas: bhyve's -s splits on them, as FreeBSD's does).
+nl='
+'
 
 BHYVE=${BHYVE:-bhyve}
 BHYVELOAD=${BHYVELOAD:-bhyveload}
@@ -59,7 +63,7 @@ while getopts ":hAc:m:t:d:I:C:H:e:" opt; do
 	c) cpus=$OPTARG ;;
 	m) mem=$OPTARG ;;
 	t) tap=$OPTARG ;;
-	d) disks="$disks $OPTARG" ;;
+	d) disks="$disks$nl$OPTARG" ;;
 	I) iso=$OPTARG ;;
 	C) console=$OPTARG ;;
 	H) hostdir=$OPTARG ;;
@@ -82,24 +86,42 @@ if $BHYVECTL --vm="$vmname" --get-lowmem >/dev/null 2>&1; then
 fi
 
 # Disks: create missing images as sparse files.
+old_ifs=$IFS
+IFS=$nl
+set -f
 for d in $disks; do
+	[ -n "$d" ] || continue
+	[ -n "${first_disk:-}" ] || first_disk=$d
 	if [ ! -e "$d" ]; then
 		echo "vmrun.sh: creating $DEFAULT_DISKSIZE disk image $d"
 		truncate -s "$DEFAULT_DISKSIZE" "$d" || { echo "vmrun.sh: cannot create $d" >&2; exit 4; }
 	fi
 done
+set +f
+IFS=$old_ifs
 
-slot=2
-devices="-s 0:0,hostbridge -s 31:0,lpc -l com1,$console"
-if [ "$tap" != none ]; then
-	devices="$devices -s $slot:0,virtio-net,$tap"
-	slot=$((slot + 1))
-fi
-for d in $disks; do
-	devices="$devices -s $slot:0,virtio-blk,$d"
-	slot=$((slot + 1))
-done
-[ -n "$iso" ] && devices="$devices -s $slot:0,virtio-blk,$iso,ro"
+# bhyve's command line, built as argv (a function has its own "$@").
+run_bhyve() {
+	set -- -H -c "$cpus" -m "$mem" -s 0:0,hostbridge -s 31:0,lpc -l "com1,$console"
+	[ -n "$acpi" ] && set -- "$acpi" "$@"
+	slot=2
+	if [ "$tap" != none ]; then
+		set -- "$@" -s "$slot:0,virtio-net,$tap"
+		slot=$((slot + 1))
+	fi
+	old_ifs=$IFS
+	IFS=$nl
+	set -f
+	for d in $disks; do
+		[ -n "$d" ] || continue
+		set -- "$@" -s "$slot:0,virtio-blk,$d"
+		slot=$((slot + 1))
+	done
+	set +f
+	IFS=$old_ifs
+	[ -n "$iso" ] && set -- "$@" -s "$slot:0,virtio-blk,$iso,ro"
+	$BHYVE "$@" "$vmname"
+}
 
 # A signal (Ctrl-C reaches bhyve too, which presses the power button) ends
 # the loop after the running command instead of killing this script, so the
@@ -124,23 +146,21 @@ while :; do
 	[ -n "$hostdir" ] && set -- "$@" -h "$hostdir"
 	have_kernel=""
 	old_ifs=$IFS
-	IFS='
-'
+	IFS=$nl
+	set -f
 	for kv in $loader_env; do
 		[ -n "$kv" ] || continue
 		case $kv in kernel=*) have_kernel=1 ;; esac
 		set -- "$@" -e "$kv"
 	done
+	set +f
 	IFS=$old_ifs
-	if [ -z "$have_kernel" ]; then
-		for d in $disks; do set -- "$@" -d "$d"; break; done
-	fi
+	[ -n "$have_kernel" ] || set -- "$@" -d "$first_disk"
 	load -m "$mem" -c "$console" "$@" "$vmname"
 	status=$?
 	[ $status -eq 0 ] || { status=4; break; }
 	[ -z "$stop" ] || break
-	# shellcheck disable=SC2086 # devices is a list of words on purpose
-	$BHYVE $acpi -H -c "$cpus" -m "$mem" $devices "$vmname"
+	run_bhyve
 	status=$?
 	[ $status -eq 0 ] || break
 	echo "vmrun.sh: $vmname rebooted"

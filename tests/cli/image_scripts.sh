@@ -124,6 +124,19 @@ grep -q '^bhyve -A -H -c 2 -m 1G .*-s 2:0,virtio-net,tap0 -s 3:0,virtio-blk,./di
 	ok vmrun-machine || bad vmrun-machine "$(grep -m1 '^bhyve ' calls)"
 [[ $(tail -n1 calls) == "bhyvectl --vm=vm1 --destroy" ]] && ok vmrun-destroys-at-end || bad vmrun-destroys-at-end "$(tail -n1 calls)"
 grep -q 'vm1 powered off' vmrun.out && ok vmrun-says-powered-off || bad vmrun-says-powered-off "$(cat vmrun.out)"
+# Paths with spaces stay one argument each (fresh stand-ins that print one
+# argument per line).
+mkdir -p "sp ace"
+printf '#!/bin/sh\nfor a; do echo "[$a]"; done >>argv-bhyve; exit 1\n' >fake-bhyve-argv
+printf '#!/bin/sh\nfor a; do echo "[$a]"; done >>argv-load\n' >fake-load-argv
+chmod +x fake-*-argv
+BHYVE=./fake-bhyve-argv BHYVELOAD=./fake-load-argv BHYVECTL=./fake-ctl sh "$src/scripts/vmrun.sh" \
+	-t none -d "sp ace/one disk.img" -d "sp ace/two.img" -I "sp ace/in st.iso" vm3 >/dev/null 2>&1 </dev/null
+[[ -f "sp ace/one disk.img" && -f "sp ace/two.img" ]] && ok vmrun-spaces-disks-created || bad vmrun-spaces-disks-created "$(ls "sp ace")"
+grep -qx '\[sp ace/one disk.img\]' argv-load && ok vmrun-spaces-loader-disk || bad vmrun-spaces-loader-disk "$(cat argv-load)"
+grep -qx '\[2:0,virtio-blk,sp ace/one disk.img\]' argv-bhyve && grep -qx '\[3:0,virtio-blk,sp ace/two.img\]' argv-bhyve &&
+	grep -qx '\[4:0,virtio-blk,sp ace/in st.iso,ro\]' argv-bhyve && ok vmrun-spaces-bhyve-args ||
+	bad vmrun-spaces-bhyve-args "$(cat argv-bhyve)"
 BHYVE=./fake-bhyve BHYVELOAD=false BHYVECTL=./fake-ctl sh "$src/scripts/vmrun.sh" -d a.img vm2 >/dev/null 2>&1 </dev/null
 rc=$?
 [[ $rc == 4 ]] && ok vmrun-load-failure-exit-4 || bad vmrun-load-failure-exit-4 "exit $rc"
