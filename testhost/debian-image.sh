@@ -41,8 +41,10 @@ start=$SECONDS
 mkdir -p "$OUT/debs"
 rm -f "$OUT/debian.img.new" "$OUT/stamp"
 say "building $OUT/debian.img (debootstrap; a few minutes)"
-"$IMG/khyve-img-debian" --root-password khyve --hostname debian --size 2G --table mbr \
-  --cache-dir "$OUT/debs" --workdir "$OUT" "$OUT/debian.img.new" >&2 ||
+# The password comes on standard input (--root-password-file -), as an
+# operator keeping it out of ps would give it.
+"$IMG/khyve-img-debian" --root-password-file - --hostname debian --size 2G --table mbr \
+  --cache-dir "$OUT/debs" --workdir "$OUT" "$OUT/debian.img.new" <<<khyve >&2 ||
   { rm -f "$OUT/debian.img.new"; die "khyve-img-debian failed"; }
 mv "$OUT/debian.img.new" "$OUT/debian.img"
 echo "$hash" >"$OUT/stamp"

@@ -97,6 +97,9 @@ got=$(src_of --suite trixie-security 2>&1)
 expect4 debian-no-source 'no deb source for sid' src_of --suite sid
 expect4 debian-no-login 'root cannot log in' "$img/khyve-img-debian" x.img
 expect4 debian-bad-key 'cannot read the SSH key' "$img/khyve-img-debian" --ssh-key nokey x.img
+expect4 debian-no-password-file 'cannot read the password file nopw' "$img/khyve-img-debian" --root-password-file nopw x.img
+: >empty.pw
+expect4 debian-empty-password-file 'no password in empty.pw' "$img/khyve-img-debian" --root-password-file empty.pw x.img
 expect4 debian-bad-host "invalid host name" "$img/khyve-img-debian" --root-password x --hostname 'a b' x.img
 
 expect4 host-net-bad-cmd "unknown command 'sideways'" "$img/khyve-host-net" sideways
