@@ -67,6 +67,18 @@ wait_for_line() {
 	grep -q -- "$2" "$1" 2>/dev/null
 }
 
+# start_disk_guest NAME SCRIPT DISK: loads the kit's cloud kernel into VM
+# NAME with khyve.script=SCRIPT and starts bhyve in the background (one vCPU,
+# 256 MiB, DISK as virtio-blk in slot 2, COM1 on stdio into NAME.log). The
+# background job's PID is in $GUEST_PID.
+start_disk_guest() {
+	bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
+		-e cmdline="console=ttyS0 quiet khyve.script=$2" "$1"
+	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s "2:0,virtio-blk,$3" \
+		-s 31,lpc -l com1,stdio "$1" </dev/null >"$1.log" 2>&1 &
+	GUEST_PID=$!
+}
+
 # wait_exit PID SECONDS: waits up to SECONDS for the background job PID to
 # end, SIGKILLs it if it has not, and returns its exit status (137 = killed).
 wait_exit() {

@@ -53,11 +53,8 @@ for point in "3 0" "12 0.3" "30 0.7" "45 0.1"; do
 	extra=$2
 	name=r$round
 	truncate -s 64M disk$round.img
-	bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
-		-e cmdline="console=ttyS0 quiet khyve.script=durability" vm$round
-	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,disk$round.img \
-		-s 31,lpc -l com1,stdio vm$round </dev/null >vm$round.log 2>&1 &
-	pid=$!
+	start_disk_guest vm$round durability disk$round.img
+	pid=$GUEST_PID
 	wait_for_line vm$round.log "^FLUSHED $target" 180 $pid
 	[ $round -eq 1 ] && expect_all_threads_filtered $pid
 	sleep "$extra"

@@ -27,11 +27,8 @@ n=0
 for kind in control vcpu device; do
 	n=$((n + 1))
 	truncate -s 64M disk$n.img
-	bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
-		-e cmdline="console=ttyS0 quiet khyve.script=idle" vm$n
-	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,disk$n.img \
-		-s 31,lpc -l com1,stdio vm$n </dev/null >vm$n.log 2>&1 &
-	pid=$!
+	start_disk_guest vm$n idle disk$n.img
+	pid=$GUEST_PID
 	wait_for_line vm$n.log "^KHYVE-GUEST-IDLE" 180 $pid
 	# An idle guest's vCPU thread waits in KVM_RUN (ioctl); look a few times.
 	tid=
