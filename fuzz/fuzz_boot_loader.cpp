@@ -8,7 +8,7 @@
 #include "boot/linux_loader.h"
 #include "common/error.h"
 #include "memory/guest_memory.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 using namespace khyve;
 

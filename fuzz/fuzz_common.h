@@ -12,7 +12,7 @@
 
 #include "memory/guest_memory.h"
 #include "virtio/virtio_device.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve::fuzz {
 

@@ -5,7 +5,7 @@
 
 #include "acpi/dsdt.h"
 #include "common/error.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "common/error.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

@@ -3,7 +3,7 @@
 #include <cassert>
 
 #include "boot/le_bytes.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve::boot {
 

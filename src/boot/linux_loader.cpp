@@ -11,7 +11,7 @@
 #include "boot/le_bytes.h"
 #include "boot/long_mode.h"
 #include "common/error.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

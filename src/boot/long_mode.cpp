@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/error.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve::boot {
 namespace {

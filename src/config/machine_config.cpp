@@ -9,7 +9,7 @@
 #include "config/config_values.h"
 #include "config/pci_emulations.h"
 #include "config/vm_name.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

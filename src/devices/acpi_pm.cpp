@@ -2,7 +2,7 @@
 
 #include <time.h>
 
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

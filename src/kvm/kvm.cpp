@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "kvm/kvm_abi.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "kvm/kvm.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 

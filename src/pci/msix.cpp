@@ -4,7 +4,7 @@
 
 #include "common/error.h"
 #include "pci/pci_device.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 

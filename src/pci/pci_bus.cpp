@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "common/error.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 

@@ -20,7 +20,7 @@
 
 #include "bus/bus.h"
 #include "pci/pci_device.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 

@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "bus/bus.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 

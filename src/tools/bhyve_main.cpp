@@ -13,7 +13,7 @@
 #include "kvm/kvm.h"
 #include "sandbox/seccomp.h"
 #include "vm/machine.h"
-#include "vm/memory_split.h"
+#include "platform/memory_split.h"
 #include "vm/vm_object.h"
 
 namespace {

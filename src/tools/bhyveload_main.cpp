@@ -20,7 +20,7 @@
 #include "diskboot/loader_prompt.h"
 #include "common/error.h"
 #include "config/config_values.h"
-#include "vm/memory_split.h"
+#include "platform/memory_split.h"
 #include "vm/vm_object.h"
 
 namespace {

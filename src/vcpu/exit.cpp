@@ -48,16 +48,4 @@ VcpuExit decode_exit(kvm_run* run) {
     return e;
 }
 
-int exit_status_for(ExitAction a) {
-    switch (a) {
-        case ExitAction::Reset: return kExitReset;
-        case ExitAction::PowerOff: return kExitPowerOff;
-        case ExitAction::Halt: return kExitHalt;
-        case ExitAction::TripleFault: return kExitTripleFault;
-        case ExitAction::Continue:
-        case ExitAction::Error: break;
-    }
-    return kExitError;
-}
-
 }  // namespace khyve

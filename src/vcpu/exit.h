@@ -6,6 +6,8 @@
 #include <span>
 #include <string>
 
+#include "platform/exit_result.h"
+
 struct kvm_run;
 
 namespace khyve {
@@ -37,20 +39,5 @@ struct VcpuExit {
 // a read's result reaches the guest when the vCPU re-enters.
 VcpuExit decode_exit(kvm_run* run);
 
-enum class ExitAction {
-    Continue,
-    Reset,        // guest asked for a reset: bhyve exits 0
-    PowerOff,     // exits 1
-    Halt,         // exits 2
-    TripleFault,  // exits 3
-    Error,        // exits 4
-};
-
-struct ExitResult {
-    ExitAction action = ExitAction::Continue;
-    std::string message;  // for Error (and logs)
-};
-
-int exit_status_for(ExitAction a);
 
 }  // namespace khyve

@@ -17,7 +17,7 @@
 #include "kvm/kvm.h"
 #include "stats/counters.h"
 #include "vcpu/exit_handler.h"
-#include "vm/lifecycle.h"
+#include "platform/lifecycle.h"
 
 namespace khyve {
 

@@ -14,7 +14,7 @@
 
 #include "common/error.h"
 #include "memory/guest_memory.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 

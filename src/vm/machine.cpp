@@ -16,6 +16,7 @@
 #include "boot/boot_state.h"
 #include "bus/bus.h"
 #include "common/error.h"
+#include "ctl/control_commands.h"
 #include "ctl/control_server.h"
 #include "devices/acpi_pm.h"
 #include "devices/console_stdio.h"
@@ -38,10 +39,10 @@
 #include "vcpu/vcpu_thread.h"
 #include "stats/stats.h"
 #include "vm/device_stats.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 #include "sandbox/seccomp.h"
 #include "vm/gdb_glue.h"
-#include "vm/lifecycle.h"
+#include "platform/lifecycle.h"
 #include "vm/pci_devices.h"
 
 namespace khyve {
@@ -86,9 +87,6 @@ uint64_t thread_runtime_ns(pid_t tid) {
 
 }  // namespace
 
-// Linux scans 0xF0000-0xFFFFF for the MP floating pointer.
-constexpr uint64_t kMpTableBase = 0xF0000;
-
 struct Machine::Impl {
     const KvmSystem& kvm;
     MachineConfig cfg;
@@ -110,6 +108,8 @@ struct Machine::Impl {
     // them, so it goes first.
     StatsRegistry stats;
     std::unique_ptr<GdbGlue> gdb;  // after threads: destroyed before them
+    class Control;
+    std::unique_ptr<Control> control;  // before the server that calls it
     std::unique_ptr<ControlServer> control_server;
     bool power_button_pressed = false;
 
@@ -126,10 +126,7 @@ struct Machine::Impl {
     int run();
     void request_poweroff(const char* why);
     bool all_vcpus_halted();
-    nlohmann::json handle_control(const nlohmann::json& req);
-    nlohmann::json stats_reply(const nlohmann::json& req);
     void vcpu_stats_groups(std::vector<StatsGroup>& out);
-    nlohmann::json regs_json(unsigned vcpu);
 };
 
 void Machine::Impl::build() {
@@ -230,7 +227,7 @@ void Machine::Impl::build_acpi() {
     }
     a.i8042 = true;
     auto blob = build_acpi_tables(a, layout::kAcpiBase);
-    if (layout::kAcpiBase + blob.size() > kMpTableBase)
+    if (layout::kAcpiBase + blob.size() > layout::kMpTableBase)
         throw Error("the ACPI tables overlap the MP table");
     if (!mem.write(layout::kAcpiBase, blob.data(), blob.size()))
         throw Error("guest memory too small for the ACPI tables");
@@ -244,8 +241,8 @@ void Machine::Impl::build_mptable_blob() {
     MpTableConfig m;
     m.cpus = cfg.cpus;
     for (const auto& r : pci->irq_routes()) m.pci_routes.push_back({r.slot, r.pin, r.gsi});
-    auto blob = build_mptable(m, kMpTableBase);
-    if (!mem.write(kMpTableBase, blob.data(), blob.size()))
+    auto blob = build_mptable(m, layout::kMpTableBase);
+    if (!mem.write(layout::kMpTableBase, blob.data(), blob.size()))
         throw Error("guest memory too small for the MP table");
 }
 
@@ -324,60 +321,25 @@ void Machine::Impl::vcpu_stats_groups(std::vector<StatsGroup>& out) {
     }
 }
 
-nlohmann::json Machine::Impl::stats_reply(const nlohmann::json& req) {
-    std::string format = "json";
-    if (req.contains("format")) {
-        if (!req["format"].is_string()) throw Error("format must be \"json\" or \"prometheus\"");
-        format = req["format"].get<std::string>();
+// The control protocol's view of the machine (src/ctl/control_commands.h).
+class Machine::Impl::Control final : public ControlTarget {
+public:
+    explicit Control(Impl& m) : m_(m) {}
+    Status status() override { return {m_.cfg.name, m_.cfg.cpus, m_.vm.lowmem(), m_.vm.highmem()}; }
+    std::vector<StatsGroup> collect_stats() override { return m_.stats.collect(); }
+    void read_regs(unsigned idx, kvm_regs& r, kvm_sregs& s) override {
+        if (idx >= m_.threads.size()) throw Error("no vCPU " + std::to_string(idx));
+        m_.threads[idx]->run_on_vcpu([&](KvmVcpu& v) {
+            r = v.get_regs();
+            s = v.get_sregs();
+        });
     }
-    if (format != "json" && format != "prometheus")
-        throw Error("unknown stats format '" + format + "' (json or prometheus)");
-    auto groups = stats.collect();
-    if (format == "prometheus") return {{"format", format}, {"text", format_prometheus(cfg.name, groups)}};
-    return {{"vcpus", vcpus_json(groups)}, {"devices", devices_json(groups)}};
-}
+    void power_off(const char* why) override { m_.request_poweroff(why); }
+    void destroy() override { m_.lifecycle.stop({ExitAction::Error, "VM destroyed by bhyvectl"}); }
 
-nlohmann::json Machine::Impl::regs_json(unsigned idx) {
-    if (idx >= threads.size()) throw Error("no vCPU " + std::to_string(idx));
-    kvm_regs r{};
-    kvm_sregs s{};
-    threads[idx]->run_on_vcpu([&](KvmVcpu& v) {
-        r = v.get_regs();
-        s = v.get_sregs();
-    });
-    return {{"rax", r.rax}, {"rbx", r.rbx}, {"rcx", r.rcx}, {"rdx", r.rdx}, {"rsi", r.rsi},
-            {"rdi", r.rdi}, {"rbp", r.rbp}, {"rsp", r.rsp}, {"r8", r.r8},   {"r9", r.r9},
-            {"r10", r.r10}, {"r11", r.r11}, {"r12", r.r12}, {"r13", r.r13}, {"r14", r.r14},
-            {"r15", r.r15}, {"rip", r.rip}, {"rflags", r.rflags},
-            {"cr0", s.cr0}, {"cr2", s.cr2}, {"cr3", s.cr3}, {"cr4", s.cr4}, {"efer", s.efer},
-            {"cs", s.cs.selector}, {"ds", s.ds.selector}, {"ss", s.ss.selector},
-            {"gdt_base", s.gdt.base}, {"idt_base", s.idt.base}};
-}
-
-nlohmann::json Machine::Impl::handle_control(const nlohmann::json& req) {
-    const std::string cmd = req["command"];
-    if (cmd == "status")
-        return {{"name", cfg.name}, {"vcpus", cfg.cpus}, {"lowmem", vm.lowmem()},
-                {"highmem", vm.highmem()}, {"pid", ::getpid()}};
-    if (cmd == "stats") return stats_reply(req);
-    if (cmd == "regs") {
-        unsigned idx = 0;
-        if (req.contains("vcpu")) {
-            if (!req["vcpu"].is_number_unsigned()) throw Error("vcpu must be a vCPU number");
-            idx = req["vcpu"].get<unsigned>();
-        }
-        return {{"vcpu", idx}, {"regs", regs_json(idx)}};
-    }
-    if (cmd == "poweroff") {
-        request_poweroff("bhyvectl");
-        return {};
-    }
-    if (cmd == "destroy") {
-        lifecycle.stop({ExitAction::Error, "VM destroyed by bhyvectl"});
-        return {};
-    }
-    throw Error("unknown command '" + cmd + "'");
-}
+private:
+    Impl& m_;
+};
 
 int Machine::Impl::run() {
     sigset_t sigs;
@@ -418,7 +380,9 @@ int Machine::Impl::run() {
     }
     for (auto& t : threads) t->start();
     // Every thread exists now; the main thread narrows itself last.
-    control_server = std::make_unique<ControlServer>(vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control(r); });
+    control = std::make_unique<Control>(*this);
+    control_server = std::make_unique<ControlServer>(
+        vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control_command(*control, r); });
 
     enter_thread_sandbox(ThreadKind::Control);
     std::optional<ExitResult> verdict;

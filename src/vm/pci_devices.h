@@ -8,7 +8,7 @@
 #include "config/machine_config.h"
 #include "memory/guest_memory.h"
 #include "pci/pci_device.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 

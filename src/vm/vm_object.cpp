@@ -14,7 +14,7 @@
 #include "common/error.h"
 #include "common/size.h"
 #include "config/vm_name.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 #include "vm/ram_backing.h"
 
 namespace khyve {

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "common/error.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

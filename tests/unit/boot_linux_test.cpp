@@ -14,7 +14,7 @@
 #include "boot/long_mode.h"
 #include "common/error.h"
 #include "common/mapping.h"
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

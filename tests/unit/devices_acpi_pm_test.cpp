@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 namespace {

@@ -10,7 +10,7 @@
 #include "pci/lpc.h"
 #include "pci/pci_conf1.h"
 #include "pci/pci_ecam.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 namespace {

@@ -8,7 +8,7 @@
 #include "pci/hostbridge.h"
 #include "pci/lpc.h"
 #include "pci/msix.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 
 namespace khyve {
 namespace {

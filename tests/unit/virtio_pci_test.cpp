@@ -12,7 +12,7 @@
 #include "bus/bus.h"
 #include "memory/guest_memory.h"
 #include "pci/pci_bus.h"
-#include "vm/interrupts.h"
+#include "platform/interrupts.h"
 #include "virtio/virtio_rng.h"
 
 namespace khyve {

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <optional>
 
-#include "vcpu/exit.h"
+#include "platform/exit_result.h"
 
 namespace khyve {
 

@@ -8,7 +8,8 @@
 //   0x0000_9000  boot page tables: PML4, PDPT, 4 page directories (identity 0-4 GiB, 2 MiB pages)
 //   0x0002_0000  kernel command line (up to 64 KiB)
 //   0x0009_fc00  reserved (EBDA .. end of BIOS area)
-//   0x000e_0000  ACPI tables (RSDP first), up to 0x0010_0000
+//   0x000e_0000  ACPI tables (RSDP first), up to the MP table
+//   0x000f_0000  MP table (without -Y), up to 0x0010_0000
 //   0x0010_0000  RAM: protected-mode kernel, then the rest of low memory
 //   lowmem_end   at most 0xC000_0000 (3 GiB)
 //   0xC000_0000  PCI 32-bit MMIO window (BARs), up to 0xE000_0000
@@ -31,6 +32,8 @@ inline constexpr uint64_t kCmdlineMax = 0x10000;
 inline constexpr uint64_t kEbdaStart = 0x9fc00;
 inline constexpr uint64_t kAcpiBase = 0xe0000;
 inline constexpr uint64_t kAcpiEnd = 0x100000;
+// Linux scans 0xF0000-0xFFFFF for the MP floating pointer.
+inline constexpr uint64_t kMpTableBase = 0xF0000;
 inline constexpr uint64_t kHighRamStart = 0x100000;    // 1 MiB
 inline constexpr uint64_t kLowMemLimit = 0xC0000000;   // 3 GiB
 inline constexpr uint64_t kPciMmio32Base = 0xC0000000;

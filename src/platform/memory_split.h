@@ -5,7 +5,7 @@
 #include <optional>
 #include <utility>
 
-#include "vm/layout.h"
+#include "platform/layout.h"
 
 namespace khyve {
 
