@@ -5,10 +5,10 @@
 #include <string_view>
 
 #include "common/error.h"
-#include "config/config_values.h"
+#include "common/config_values.h"
 #include "config/machine_config.h"
-#include "config/pci_emulations.h"
 #include "config/vm_name.h"
+#include "platform/pci_emulation.h"
 
 namespace khyve {
 namespace {
@@ -58,10 +58,6 @@ bool looks_like_slot_spec(std::string_view s) {
     for (char c : s.substr(0, comma))
         if (!(c >= '0' && c <= '9') && c != ':') return false;
     return true;
-}
-
-std::string addr_text(const PciAddress& a) {
-    return std::to_string(a.bus) + ":" + std::to_string(a.slot) + ":" + std::to_string(a.function);
 }
 
 std::string addr_node(const PciAddress& a) {
@@ -133,7 +129,7 @@ public:
             case 'r': throw Error("-r: restoring a snapshot is not supported yet");
             case 's':
                 if (arg == "help") {
-                    out_.help_text = pci_emulation_list();
+                    out_.help_text = pci_emulation_help();
                     return false;
                 }
                 slot(c, arg);
@@ -160,10 +156,10 @@ public:
                         "' is out of range (bus 0-255, slot 0-31, function 0-7)");
         auto [emulation, conf] = split_once(rest, ',');
         if (emulation.empty())
-            throw Error(flag_name(c) + ": no emulation given for pci slot " + addr_text(*addr));
+            throw Error(flag_name(c) + ": no emulation given for pci slot " + pci_address_text(*addr));
         if (used_.count(*addr) || tree_.has_node(addr_node(*addr)))
-            throw Error("pci slot " + addr_text(*addr) + " is used twice");
-        check_pci_emulation(emulation);
+            throw Error("pci slot " + pci_address_text(*addr) + " is used twice");
+        const PciEmulation& entry = find_pci_emulation(emulation);
         used_.insert(*addr);
 
         if (emulation == "uart") {
@@ -172,7 +168,7 @@ public:
         }
         std::string node = addr_node(*addr);
         tree_.set(node + ".device", emulation);
-        device_conf(node, pci_positional_key(emulation), conf);
+        device_conf(node, entry.positional, conf);
     }
 
     ConfigTree& tree() { return tree_; }
@@ -211,7 +207,7 @@ private:
             tree_.set(node + ".path", conf.data() ? conf : std::string_view());
             return;
         }
-        throw Error("uart at pci slot " + addr_text(addr) + ": all four COM ports are in use");
+        throw Error("uart at pci slot " + pci_address_text(addr) + ": all four COM ports are in use");
     }
 
     void lpc(std::string_view arg) {

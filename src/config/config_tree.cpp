@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "common/error.h"
-#include "config/config_values.h"
+#include "common/config_values.h"
 
 namespace khyve {
 namespace {

@@ -6,20 +6,16 @@
 
 #include "common/error.h"
 #include "config/config_tree.h"
-#include "config/config_values.h"
-#include "config/pci_emulations.h"
+#include "common/config_values.h"
 #include "config/vm_name.h"
 #include "platform/layout.h"
+#include "platform/pci_emulation.h"
 
 namespace khyve {
 namespace {
 
 constexpr uint64_t kMiB = 1ull << 20;
 constexpr unsigned kMaxTopology = 65535;
-
-std::string addr_text(const PciAddress& a) {
-    return std::to_string(a.bus) + ":" + std::to_string(a.slot) + ":" + std::to_string(a.function);
-}
 
 std::string size_text(uint64_t bytes) {
     if (bytes % kMiB == 0) return std::to_string(bytes / kMiB) + " MiB";
@@ -128,73 +124,10 @@ void read_lpc(const ConfigTree& t, MachineConfig& m) {
 
 bool is_com_name(const std::string& n) { return n.size() == 4 && n.compare(0, 3, "com") == 0 && n[3] >= '1' && n[3] <= '4'; }
 
-bool is_mac(const std::string& s) {
-    if (s.size() != 17) return false;
-    for (size_t i = 0; i < s.size(); ++i) {
-        if (i % 3 == 2) {
-            if (s[i] != ':') return false;
-        } else if (!std::isxdigit(static_cast<unsigned char>(s[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
-const std::string* option(const PciDeviceConfig& d, const char* key) {
-    auto it = d.options.find(key);
-    return it == d.options.end() ? nullptr : &it->second;
-}
-
-void check_bool_option(const PciDeviceConfig& d, const char* key) {
-    if (auto v = option(d, key); v && !parse_bool_value(*v))
-        throw Error("pci " + addr_text(d.addr) + " " + d.device + ": invalid boolean for " + key + ": '" + *v +
-                    "'");
-}
-
-void check_sector_size(const PciDeviceConfig& d, const std::string& text) {
-    auto valid = [](std::optional<uint64_t> v) { return v && *v >= 512 && *v <= 65536 && (*v & (*v - 1)) == 0; };
-    size_t slash = text.find('/');
-    auto logical = parse_decimal(text.substr(0, slash), 65536);
-    auto physical = slash == std::string::npos ? logical : parse_decimal(text.substr(slash + 1), 65536);
-    if (!valid(logical) || !valid(physical) || *physical < *logical)
-        throw Error("pci " + addr_text(d.addr) + " virtio-blk: invalid sectorsize '" + text +
-                    "' (logical[/physical], powers of two from 512)");
-}
-
 void validate_device(const PciDeviceConfig& d) {
-    const std::string at = addr_text(d.addr);
     if (d.addr.slot > 31 || d.addr.function > 7 || d.addr.bus > 255)
-        throw Error("pci slot " + at + " is out of range (bus 0-255, slot 0-31, function 0-7)");
-    check_pci_emulation(d.device);
-    if (d.device == "uart")
-        throw Error("pci " + at + ": uart is provided only as an LPC COM port (-l com1,stdio)");
-    if ((d.device == "hostbridge" || d.device == "amd_hostbridge") && !(d.addr == PciAddress{}))
-        throw Error(d.device + " must be at pci slot 0:0:0, not " + at);
-    if (d.device == "lpc" && d.addr.bus != 0)
-        throw Error("the LPC bridge can only be on bus 0, not at " + at);
-    if (d.device == "virtio-blk") {
-        auto path = option(d, "path");
-        if (!path || path->empty())
-            throw Error("virtio-blk at " + at + " needs a path (-s " + std::to_string(d.addr.slot) +
-                        ",virtio-blk,/path/to/image)");
-        for (auto key : {"ro", "nocache", "direct", "nodelete"}) check_bool_option(d, key);
-        if (auto s = option(d, "sectorsize")) check_sector_size(d, *s);
-        if (auto ser = option(d, "ser"); ser && ser->size() > 20)
-            throw Error("virtio-blk at " + at + ": serial number '" + *ser + "' is longer than 20 characters");
-    }
-    if (d.device == "virtio-net") {
-        auto backend = option(d, "backend");
-        if (!backend || backend->empty())
-            throw Error("virtio-net at " + at + " needs a backend (a tap interface, e.g. -s " +
-                        std::to_string(d.addr.slot) + ",virtio-net,tap0)");
-        if (auto mac = option(d, "mac")) {
-            if (!is_mac(*mac)) throw Error("virtio-net at " + at + ": invalid mac '" + *mac + "'");
-            unsigned first = unsigned(std::stoul(mac->substr(0, 2), nullptr, 16));
-            if (first & 1) throw Error("virtio-net at " + at + ": mac '" + *mac + "' is a multicast address");
-        }
-        if (auto mtu = option(d, "mtu"); mtu && (!parse_decimal(*mtu, 65535) || *parse_decimal(*mtu, 65535) < 68))
-            throw Error("virtio-net at " + at + ": invalid mtu '" + *mtu + "' (68-65535)");
-    }
+        throw Error("pci slot " + pci_address_text(d.addr) + " is out of range (bus 0-255, slot 0-31, function 0-7)");
+    validate_pci_options(find_pci_emulation(d.device), d.addr, d.options);
 }
 
 }  // namespace
@@ -272,18 +205,18 @@ void MachineConfig::validate() const {
     const PciDeviceConfig* lpc_bridge = nullptr;
     for (const auto& d : pci) {
         validate_device(d);
-        if (!seen.insert(d.addr).second) throw Error("pci slot " + addr_text(d.addr) + " is used twice");
+        if (!seen.insert(d.addr).second) throw Error("pci slot " + pci_address_text(d.addr) + " is used twice");
         if (d.device == "lpc") {
             if (lpc_bridge)
-                throw Error("only one LPC bridge is allowed (at " + addr_text(lpc_bridge->addr) + " and " +
-                            addr_text(d.addr) + ")");
+                throw Error("only one LPC bridge is allowed (at " + pci_address_text(lpc_bridge->addr) + " and " +
+                            pci_address_text(d.addr) + ")");
             lpc_bridge = &d;
         }
     }
     // Guests probe functions 1-7 of a slot only when function 0 answers.
     for (const auto& a : seen)
         if (a.function != 0 && !seen.count(PciAddress{a.bus, a.slot, 0}))
-            throw Error("pci slot " + addr_text(a) + " has no function 0 in its slot (" + std::to_string(a.bus) +
+            throw Error("pci slot " + pci_address_text(a) + " has no function 0 in its slot (" + std::to_string(a.bus) +
                         ":" + std::to_string(a.slot) + ":0); the guest would not find it");
 
     std::set<std::string> coms;

@@ -10,14 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "platform/pci_address.h"
+
 namespace khyve {
 
 class ConfigTree;
-
-struct PciAddress {
-    unsigned bus = 0, slot = 0, function = 0;
-    auto operator<=>(const PciAddress&) const = default;
-};
 
 struct PciDeviceConfig {
     PciAddress addr;

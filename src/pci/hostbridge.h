@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "pci/pci_device.h"
+#include "platform/pci_emulation.h"
 
 namespace khyve {
 
@@ -15,5 +16,9 @@ public:
     enum class Flavour { kDefault, kAmd };
     explicit HostBridge(Flavour f = Flavour::kDefault);
 };
+
+// The -s entries (src/platform/pci_emulation.h): no options, slot 0:0:0 only.
+extern const PciEmulation kHostBridgeEmulation;
+extern const PciEmulation kAmdHostBridgeEmulation;
 
 }  // namespace khyve

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "pci/pci_device.h"
+#include "platform/pci_emulation.h"
 
 namespace khyve {
 
@@ -14,5 +15,11 @@ class LpcBridge : public PciDevice {
 public:
     LpcBridge();
 };
+
+// The -s entries (src/platform/pci_emulation.h): "lpc" (no options, bus 0),
+// and "uart", which -s accepts as bhyve's legacy form of the next free LPC COM
+// port and which is not a PCI function.
+extern const PciEmulation kLpcEmulation;
+extern const PciEmulation kUartEmulation;
 
 }  // namespace khyve

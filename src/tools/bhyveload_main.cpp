@@ -19,7 +19,7 @@
 #include "diskboot/disk_boot.h"
 #include "diskboot/loader_prompt.h"
 #include "common/error.h"
-#include "config/config_values.h"
+#include "common/config_values.h"
 #include "platform/memory_split.h"
 #include "vm/vm_object.h"
 

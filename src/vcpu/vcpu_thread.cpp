@@ -94,6 +94,25 @@ void VcpuThread::count_exit(VcpuExit::Kind kind) {
 }
 
 void VcpuThread::loop() {
+    // Whatever escapes the run loop (a device's host error, an ioctl that
+    // failed) stops the machine with its message: exit 4, one line.
+    run_guarded("vCPU " + std::to_string(vcpu_.id()), [this](const std::string& m) {
+        lifecycle_.stop({ExitAction::Error, m});
+    }, [this] { run_loop(); });
+    {
+        std::lock_guard lk(req_mu_);
+        running_ = false;
+    }
+    serve_requests();
+    if (observer_) {
+        try {
+            observer_->retired(vcpu_.id());
+        } catch (...) {
+        }
+    }
+}
+
+void VcpuThread::run_loop() {
     tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
     if (!affinity_.empty()) {
         cpu_set_t set;
@@ -139,12 +158,6 @@ void VcpuThread::loop() {
             break;
         }
     }
-    {
-        std::lock_guard lk(req_mu_);
-        running_ = false;
-    }
-    serve_requests();
-    if (observer_) observer_->retired(vcpu_.id());
 }
 
 }  // namespace khyve

@@ -17,6 +17,7 @@
 #include "kvm/kvm.h"
 #include "stats/counters.h"
 #include "vcpu/exit_handler.h"
+#include "platform/failure.h"
 #include "platform/lifecycle.h"
 
 namespace khyve {
@@ -56,7 +57,8 @@ public:
     pid_t tid() const { return tid_.load(); }
 
 private:
-    void loop();
+    void loop();      // the thread: run_loop() guarded, then retire
+    void run_loop();
     void serve_requests();
     void count_exit(VcpuExit::Kind kind);
 

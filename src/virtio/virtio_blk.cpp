@@ -1,6 +1,6 @@
 #include "virtio/virtio_blk.h"
 
-#include "config/config_values.h"
+#include "common/config_values.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 
 #include "block/file_backend.h"
 #include "common/error.h"
+#include "platform/pci_emulation.h"
 #include "trace/probes.h"
 #include "virtio/queue.h"
 
@@ -365,40 +366,47 @@ void VirtioBlk::on_completions() {
     if (!done_swap_.empty() && queue_->has_available()) process_queue();
 }
 
-std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::string>& options) {
-    auto flag = [&](const char* key) {
-        auto it = options.find(key);
-        if (it == options.end()) return false;
-        // A bare word ("ro") is on; otherwise bhyve's boolean spellings.
-        if (it->second.empty()) return true;
-        auto v = parse_bool_value(it->second);
-        if (!v) throw Error(std::string("virtio-blk: ") + key + "=" + it->second + " is not a boolean");
-        return *v;
-    };
-    static const char* const known[] = {"path", "ro", "nocache", "direct", "sectorsize", "ser", "nodelete"};
-    for (const auto& [k, v] : options) {
-        bool ok = false;
-        for (const char* n : known) ok = ok || k == n;
-        if (!ok) throw Error("virtio-blk: unknown option '" + k + "'");
-    }
-    auto path = options.find("path");
-    if (path == options.end() || path->second.empty()) throw Error("virtio-blk: a path is required");
+namespace {
 
+void check_sectorsize(std::string_view, const std::string& v) {
+    if (!parse_sector_sizes(v))
+        throw Error("invalid sectorsize '" + v + "' (logical[/physical], powers of two from 512 to 65536)");
+}
+
+void check_serial(std::string_view, const std::string& v) {
+    if (v.size() > kIdBytes)
+        throw Error("serial number '" + v + "' is longer than " + std::to_string(kIdBytes) + " characters");
+}
+
+constexpr EmulationOption kBlkOptions[] = {
+    {"path", "string", "The disk image file or block device (opened read-only, with a warning, when it may only be read).",
+     nullptr, "a path (-s SLOT,virtio-blk,/path/to/image)"},
+    {"ro", "bool", "Open the backing file read-only; the guest sees a read-only disk.", check_bool_option},
+    {"nocache", "bool", "Open it with O_DIRECT, bypassing the host page cache.", check_bool_option},
+    {"direct", "bool", "Open it with O_SYNC, so each write reaches stable storage before it completes.",
+     check_bool_option},
+    {"sectorsize", "string",
+     "logical[/physical] sector sizes: powers of two from 512 to 65536, the physical at least the logical; "
+     "default 512.",
+     check_sectorsize},
+    {"ser", "string",
+     "The serial number the guest reads, at most 20 characters; by default one derived from the path.",
+     check_serial},
+    {"nodelete", "bool", "Do not offer discard (TRIM) or write-zeroes to the guest.", check_bool_option},
+};
+
+std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
     BlockOpenOptions o;
-    o.path = path->second;
+    o.path = *a.get("path");
     o.caller_reaps = true;
-    o.read_only = flag("ro");
-    o.nocache = flag("nocache");
-    o.sync = flag("direct");
-    if (auto it = options.find("sectorsize"); it != options.end()) {
-        auto s = parse_sector_sizes(it->second);
-        if (!s) throw Error("virtio-blk: bad sectorsize '" + it->second + "' (want L[/P], powers of two, 512..65536)");
-        o.sectors = *s;
-    }
+    o.read_only = a.flag("ro");
+    o.nocache = a.flag("nocache");
+    o.sync = a.flag("direct");
+    if (const std::string* s = a.get("sectorsize")) o.sectors = *parse_sector_sizes(*s);
 
     VirtioBlk::Options d;
-    if (auto it = options.find("ser"); it != options.end()) {
-        d.serial = it->second.substr(0, kIdBytes);
+    if (const std::string* ser = a.get("ser")) {
+        d.serial = *ser;
     } else {
         // Stable across runs, like bhyve's hash-of-path default.
         uint64_t h = 1469598103934665603ull;  // FNV-1a
@@ -408,8 +416,20 @@ std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::stri
                       unsigned(h >> 32) & 0xffff, unsigned(h >> 16) & 0xffff);
         d.serial = buf;
     }
-    d.discard = !flag("nodelete");
-    return std::make_unique<VirtioBlk>(FileBackend::open(o), d);
+    d.discard = !a.flag("nodelete");
+    return std::make_shared<VirtioBlk>(FileBackend::open(o), d);
 }
+
+}  // namespace
+
+const PciEmulation kVirtioBlkEmulation{
+    .name = "virtio-blk",
+    .summary = "virtio block device",
+    .description = "Virtio block device on a raw disk image file or a block device. Requests run on io_uring "
+                   "(or a thread without it) and complete on the device's worker thread.",
+    .positional = "path",
+    .options = kBlkOptions,
+    .make_virtio = make_blk,
+};
 
 }  // namespace khyve

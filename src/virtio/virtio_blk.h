@@ -42,6 +42,7 @@
 
 #include "block/block_backend.h"
 #include "common/fd.h"
+#include "platform/pci_emulation.h"
 #include "stats/counters.h"
 #include "virtio/chain.h"
 #include "virtio/virtio_device.h"
@@ -190,12 +191,10 @@ private:
     BlockCounters counters_;
 };
 
-// Builds a virtio-blk from the -s options: "path" (required), "ro", "nocache"
-// (O_DIRECT), "direct" (O_SYNC), "sectorsize" ("L" or "L/P"), "ser" (serial,
-// truncated to 20 bytes; default derived from the path), "nodelete" (no
-// DISCARD/WRITE_ZEROES). A flag is on when present unless its value is
-// "false", "off", "no" or "0". Throws khyve::Error on unknown or bad options
-// and on files that cannot be opened.
-std::unique_ptr<VirtioBlk> make_virtio_blk(const std::map<std::string, std::string>& options);
+// The -s virtio-blk entry (src/platform/pci_emulation.h): "path" (required),
+// "ro", "nocache" (O_DIRECT), "direct" (O_SYNC), "sectorsize" ("L" or "L/P"),
+// "ser" (serial, at most 20 bytes; default derived from the path),
+// "nodelete" (no DISCARD/WRITE_ZEROES).
+extern const PciEmulation kVirtioBlkEmulation;
 
 }  // namespace khyve

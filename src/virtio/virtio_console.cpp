@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "platform/pci_emulation.h"
 #include "virtio/queue.h"
 
 namespace khyve {
@@ -207,19 +208,34 @@ void VirtioConsole::emit(std::span<const uint8_t> data) {
     dropped_ += rest - keep;
 }
 
-std::unique_ptr<VirtioConsole> make_virtio_console(const std::map<std::string, std::string>& options) {
-    std::string target;
-    for (const auto& [k, v] : options) {
-        if (k != "port1" && k != "backend") throw Error("virtio-console: unknown option '" + k + "'");
-        target = v;
-    }
-    if (target.empty()) throw Error("virtio-console: port1=stdio or port1=/path/to/socket is required");
+namespace {
+
+constexpr EmulationOption kConsoleOptions[] = {
+    {"port1", "string",
+     "stdio, for bhyve's standard input and output, or the path of a Unix domain socket that bhyve creates "
+     "(replacing an old socket there) and on which it serves one client at a time. Further ports (port2 and up) "
+     "are not supported yet.",
+     nullptr, "port1=stdio or port1=/path/to/socket"},
+};
+
+std::shared_ptr<VirtioDevice> make_console(const EmulationArgs& a) {
+    const std::string& target = *a.get("port1");
     if (target == "stdio") {
         Fd in(::fcntl(0, F_DUPFD_CLOEXEC, 3)), out(::fcntl(1, F_DUPFD_CLOEXEC, 3));
         if (!in.valid() || !out.valid()) throw sys_error("virtio-console: dup stdio");
-        return std::make_unique<VirtioConsole>(std::move(in), std::move(out));
+        return std::make_shared<VirtioConsole>(std::move(in), std::move(out));
     }
     return VirtioConsole::listen(target);
 }
+
+}  // namespace
+
+const PciEmulation kVirtioConsoleEmulation{
+    .name = "virtio-console",
+    .summary = "virtio console ports on Unix sockets",
+    .description = "Virtio console with one port.",
+    .options = kConsoleOptions,
+    .make_virtio = make_console,
+};
 
 }  // namespace khyve

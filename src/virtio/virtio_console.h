@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/fd.h"
+#include "platform/pci_emulation.h"
 #include "virtio/chain.h"
 #include "virtio/virtio_device.h"
 
@@ -93,8 +94,8 @@ private:
     int watched_fd_ = -1;
 };
 
-// From the -s options: "port1" (bhyve's key) or "backend": "stdio" or a
-// socket path. Throws khyve::Error on unknown or missing options.
-std::unique_ptr<VirtioConsole> make_virtio_console(const std::map<std::string, std::string>& options);
+// The -s virtio-console entry (src/platform/pci_emulation.h): "port1",
+// "stdio" or a socket path.
+extern const PciEmulation kVirtioConsoleEmulation;
 
 }  // namespace khyve

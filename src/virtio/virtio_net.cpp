@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/config_values.h"
 #include "common/error.h"
 #include "common/size.h"
 #include "net/tap.h"
@@ -328,26 +329,54 @@ void VirtioNet::on_port_readable() {
     if (rx_->flush_used()) act_.interrupt->signal_used_queue(0);
 }
 
-std::unique_ptr<VirtioNet> make_virtio_net(const std::map<std::string, std::string>& options,
-                                           const std::string& vm_name, PciAddress addr) {
-    for (const auto& [k, v] : options)
-        if (k != "backend" && k != "mac" && k != "mtu") throw Error("virtio-net: unknown option '" + k + "'");
-    auto be = options.find("backend");
-    if (be == options.end() || be->second.empty()) throw Error("virtio-net: a tap backend (tapN) is required");
+namespace {
 
-    VirtioNet::Options o;
-    o.mac = derive_mac(vm_name, addr.slot, addr.function);
-    if (auto it = options.find("mac"); it != options.end()) {
-        auto m = parse_mac(it->second);
-        if (!m) throw Error("virtio-net: bad mac '" + it->second + "' (want a unicast xx:xx:xx:xx:xx:xx)");
-        o.mac = *m;
+void check_mac(std::string_view, const std::string& v) {
+    auto m = parse_mac(v);
+    if (!m) {
+        // A well-formed multicast address gets its own words.
+        std::string unicast = v;
+        if (unicast.size() == 17) unicast[1] = '0';
+        if (parse_mac(unicast)) throw Error("mac '" + v + "' is a multicast address");
+        throw Error("invalid mac '" + v + "' (want a unicast xx:xx:xx:xx:xx:xx)");
     }
-    if (auto it = options.find("mtu"); it != options.end()) {
-        auto m = parse_u64(it->second);
-        if (!m || *m < 68 || *m > 65535) throw Error("virtio-net: bad mtu '" + it->second + "' (68..65535)");
-        o.mtu = uint16_t(*m);
-    }
-    return std::make_unique<VirtioNet>(Tap::open(be->second), o);
 }
+
+void check_mtu(std::string_view, const std::string& v) {
+    auto m = parse_decimal(v, 65535);
+    if (!m || *m < 68) throw Error("invalid mtu '" + v + "' (68-65535)");
+}
+
+constexpr EmulationOption kNetOptions[] = {
+    {"backend", "string",
+     "The name of a Linux tap interface, such as tap0. A tap created beforehand (ip tuntap add tap0 mode tap) is "
+     "attached to; a missing one is created, which needs CAP_NET_ADMIN, and disappears when bhyve exits.",
+     nullptr, "a backend (a tap interface, e.g. -s SLOT,virtio-net,tap0)"},
+    {"mac", "string",
+     "A unicast MAC address xx:xx:xx:xx:xx:xx; by default 58:9c:fc (the prefix FreeBSD's bhyve uses) followed by "
+     "three bytes derived from the VM name, the slot and the function, the same from run to run.",
+     check_mac},
+    {"mtu", "integer", "The MTU offered to the guest, 68 to 65535; without it none is offered and the guest assumes 1500.",
+     check_mtu},
+};
+
+std::shared_ptr<VirtioDevice> make_net(const EmulationArgs& a) {
+    VirtioNet::Options o;
+    o.mac = derive_mac(a.vm_name, a.addr.slot, a.addr.function);
+    if (const std::string* m = a.get("mac")) o.mac = *parse_mac(*m);
+    if (const std::string* m = a.get("mtu")) o.mtu = uint16_t(*parse_decimal(*m, 65535));
+    return std::make_shared<VirtioNet>(Tap::open(*a.get("backend")), o);
+}
+
+}  // namespace
+
+const PciEmulation kVirtioNetEmulation{
+    .name = "virtio-net",
+    .summary = "virtio network device (tap backend)",
+    .description = "Virtio network device on a Linux tap interface, with checksum and segmentation offloads.",
+    .positional = "backend",
+    .options = kNetOptions,
+    .make_virtio = make_net,
+};
 
 }  // namespace khyve

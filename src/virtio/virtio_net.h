@@ -34,9 +34,9 @@
 
 #include <sys/uio.h>
 
-#include "config/machine_config.h"
 #include "net/mac.h"
 #include "net/net_port.h"
+#include "platform/pci_emulation.h"
 #include "stats/counters.h"
 #include "virtio/chain.h"
 #include "virtio/virtio_device.h"
@@ -171,11 +171,9 @@ private:
     NetCounters counters_;
 };
 
-// Builds a virtio-net from the -s options: "backend" (the tap, required),
-// "mac", "mtu" (68..65535). Without mac= the address is derive_mac(vm_name,
-// slot, function). Throws khyve::Error on unknown or bad options and when
-// the tap cannot be opened.
-std::unique_ptr<VirtioNet> make_virtio_net(const std::map<std::string, std::string>& options,
-                                           const std::string& vm_name, PciAddress addr);
+// The -s virtio-net entry (src/platform/pci_emulation.h): "backend" (the
+// tap, required), "mac", "mtu" (68..65535). Without mac= the address is
+// derive_mac(vm_name, slot, function).
+extern const PciEmulation kVirtioNetEmulation;
 
 }  // namespace khyve

@@ -7,12 +7,14 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <thread>
 
 #include "common/error.h"
+#include "virtio/device_worker.h"
 #include "memory/guest_memory.h"
 #include "platform/interrupts.h"
 
@@ -106,93 +108,13 @@ bool overlaps(uint64_t off, uint64_t len, uint64_t reg, uint64_t reg_len) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- worker ---
-
-class VirtioPci::Worker : public VirtioWorker {
-public:
-    // after_callback: runs on the worker after each callback; true stops it.
-    explicit Worker(std::function<bool()> after_callback) : after_(std::move(after_callback)) {
-        ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
-        if (!ep_.valid()) throw sys_error("epoll_create1");
-        stop_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-        if (!stop_.valid()) throw sys_error("eventfd");
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = stop_.get();
-        if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, stop_.get(), &ev) != 0)
-            throw sys_error("epoll_ctl");
-    }
-    ~Worker() override { stop(); }
-
-    void add_fd(int fd, std::function<void()> on_ready) override {
-        {
-            std::lock_guard lk(mu_);
-            cbs_[fd] = std::make_shared<std::function<void()>>(std::move(on_ready));
-        }
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.fd = fd;
-        if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
-            ::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, fd, &ev);
-    }
-    void remove_fd(int fd) override {
-        ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr);
-        std::lock_guard lk(mu_);
-        cbs_.erase(fd);
-    }
-
-    void start() { thread_ = std::thread([this] { run(); }); }
-    // Any thread: the loop ends after the current callback.
-    void halt() {
-        halted_ = true;
-        const uint64_t one = 1;
-        [[maybe_unused]] auto r = ::write(stop_.get(), &one, sizeof one);
-    }
-    // vCPU thread: halt and join.
-    void stop() {
-        halt();
-        if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-    }
-
-private:
-    void run() {
-        enter_thread_sandbox(ThreadKind::DeviceIo);
-        epoll_event evs[16];
-        while (!halted_) {
-            int n = ::epoll_wait(ep_.get(), evs, 16, -1);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                return;
-            }
-            for (int i = 0; i < n && !halted_; ++i) {
-                if (evs[i].data.fd == stop_.get()) return;
-                std::shared_ptr<std::function<void()>> cb;
-                {
-                    std::lock_guard lk(mu_);
-                    auto it = cbs_.find(evs[i].data.fd);
-                    if (it != cbs_.end()) cb = it->second;
-                }
-                if (!cb) continue;
-                (*cb)();
-                if (after_()) halted_ = true;
-            }
-        }
-    }
-
-    std::function<bool()> after_;
-    Fd ep_, stop_;
-    std::mutex mu_;
-    std::map<int, std::shared_ptr<std::function<void()>>> cbs_;
-    std::atomic<bool> halted_{false};
-    std::thread thread_;
-};
-
 // ------------------------------------------------------------- transport ---
 
 VirtioPci::VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& mem,
-                     InterruptController* irq, IoEventRegistry* ioevents)
+                     InterruptController* irq, IoEventRegistry* ioevents, FailureSink on_failure)
     : PciDevice(ids_for(*device)),
       device_(std::move(device)),
+      on_failure_(std::move(on_failure)),
       mem_(mem),
       ioevents_(ioevents),
       num_queues_(device_->num_queues()),
@@ -292,7 +214,7 @@ void VirtioPci::Interrupt::signal_needs_reset() { t_.needs_reset(); }
 
 void VirtioPci::needs_reset() {
     const uint8_t old = status_.fetch_or(virtio::kStatusNeedsReset);
-    if (Worker* w = live_worker_.load()) w->halt();
+    if (DeviceWorker* w = live_worker_.load()) w->halt();
     if (old & virtio::kStatusNeedsReset) return;
     interrupt_.signal_config_changed();
 }
@@ -336,14 +258,25 @@ bool VirtioPci::activate_locked() {
     for (auto& q : queues_)
         if (q.ready() && q.start(mem_, features) != QueueError::kNone) return false;
 
-    auto w = std::make_unique<Worker>([this] {
+    auto after = [this] {
         for (const auto& q : queues_)
             if (q.broken()) {
                 needs_reset();
                 return true;
             }
         return (status_.load() & virtio::kStatusNeedsReset) != 0;
-    });
+    };
+    // The machine stops on a worker failure; without a machine (tests) the
+    // device asks its driver for a reset and says why on stderr.
+    auto failed = [this](const std::string& message) {
+        if (on_failure_) {
+            on_failure_(message);
+        } else {
+            std::fprintf(stderr, "bhyve: %s\n", message.c_str());
+            needs_reset();
+        }
+    };
+    auto w = std::make_unique<DeviceWorker>(name_, std::move(after), std::move(failed));
     for (unsigned i = 0; i < num_queues_; ++i) {
         if (!queues_[i].ready()) continue;
         const int fd = kick_fds_[i].get();

@@ -33,11 +33,13 @@
 #include "common/fd.h"
 #include "pci/msix.h"
 #include "pci/pci_device.h"
+#include "platform/failure.h"
 #include "virtio/queue.h"
 #include "virtio/virtio_device.h"
 
 namespace khyve {
 
+class DeviceWorker;
 class GuestMemory;
 class InterruptController;
 class IoEventRegistry;
@@ -57,9 +59,11 @@ public:
     static constexpr unsigned kMaxQueues = 255;  // table fits 0x1000 with the config vector
 
     // mem, irq and ioevents must outlive this object; irq/ioevents may be
-    // null (no MSI-X delivery / always trapped notifications).
-    VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& mem,
-              InterruptController* irq, IoEventRegistry* ioevents);
+    // null (no MSI-X delivery / always trapped notifications). on_failure
+    // hears what goes wrong on the device's worker thread (the machine stops);
+    // without it the device sets DEVICE_NEEDS_RESET and logs to stderr.
+    VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& mem, InterruptController* irq,
+              IoEventRegistry* ioevents, FailureSink on_failure = {});
     ~VirtioPci() override;
 
     VirtioDevice& device() { return *device_; }
@@ -84,7 +88,6 @@ protected:
     void bar_moved(unsigned bar, const BarRange& before, const BarRange& after) override;
 
 private:
-    class Worker;
     class Interrupt : public VirtioInterrupt {
     public:
         explicit Interrupt(VirtioPci& t) : t_(t) {}
@@ -112,6 +115,7 @@ private:
     void drain_eventfds();
 
     std::shared_ptr<VirtioDevice> device_;
+    FailureSink on_failure_;
     std::string name_;
     const GuestMemory& mem_;
     IoEventRegistry* ioevents_;
@@ -130,8 +134,8 @@ private:
     bool active_ = false;
     std::vector<Queue> queues_;
     std::vector<Fd> kick_fds_;
-    std::unique_ptr<Worker> worker_;
-    std::atomic<Worker*> live_worker_{nullptr};  // for signal_needs_reset()
+    std::unique_ptr<DeviceWorker> worker_;
+    std::atomic<DeviceWorker*> live_worker_{nullptr};  // for signal_needs_reset()
 
     // Read by the worker too.
     std::atomic<uint8_t> status_{0};

@@ -49,4 +49,11 @@ void VirtioRng::reset() {
     interrupt_ = nullptr;
 }
 
+const PciEmulation kVirtioRngEmulation{
+    .name = "virtio-rnd",
+    .summary = "virtio entropy device",
+    .description = "Virtio entropy device, fed from the host kernel's random source (getrandom(2)).",
+    .make_virtio = [](const EmulationArgs&) -> std::shared_ptr<VirtioDevice> { return std::make_shared<VirtioRng>(); },
+};
+
 }  // namespace khyve

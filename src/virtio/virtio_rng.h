@@ -3,6 +3,7 @@
 // the whole transport.
 #pragma once
 
+#include "platform/pci_emulation.h"
 #include "virtio/virtio_device.h"
 
 namespace khyve {
@@ -29,5 +30,8 @@ private:
     Queue* queue_ = nullptr;
     VirtioInterrupt* interrupt_ = nullptr;
 };
+
+// The -s virtio-rnd entry (src/platform/pci_emulation.h): no options.
+extern const PciEmulation kVirtioRngEmulation;
 
 }  // namespace khyve

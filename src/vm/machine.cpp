@@ -197,7 +197,9 @@ void Machine::Impl::build_pci() {
     for (const auto& d : cfg.pci) {
         if (d.addr.bus != 0)
             throw Error("pci bus " + std::to_string(d.addr.bus) + " is not supported (use bus 0)");
-        auto dev = make_pci_device(d, PciDeviceContext{mem, irq, irq, cfg.name});
+        auto dev = make_pci_device(
+            d, PciDeviceContext{mem, irq, irq, cfg.name,
+                                [this](const std::string& m) { lifecycle.stop({ExitAction::Error, m}); }});
         pci->add(d.addr.slot, d.addr.function, dev);
         register_pci_stats(stats, pci_device_label(d.device, d.addr.slot, d.addr.function), *dev);
         pci_devices.push_back(std::move(dev));

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "config/config_values.h"
+#include "common/config_values.h"
 #include "config_test_util.h"
 
 namespace khyve {

@@ -1,3 +1,4 @@
+#include "emulation_test_util.h"
 #include "virtio/virtio_blk.h"
 
 #include <fcntl.h>
@@ -60,7 +61,7 @@ struct TempImage {
 constexpr size_t kImage = 64 * 1024;  // 128 sectors
 
 // How the harness's backend completes: on its own io_uring completion thread
-// (false) or reaped by the device's worker (true, as make_virtio_blk does).
+// (false) or reaped by the device's worker (true, as the virtio-blk entry's factory does).
 // Set per test by the VirtioBlkTest fixture.
 bool g_caller_reaps = false;
 
@@ -445,21 +446,21 @@ TEST_P(VirtioBlkTest, ResetDrainsAndReactivates) {
 
 TEST(VirtioBlkFactory, Options) {
     TempImage img(kImage);
-    EXPECT_THROW(make_virtio_blk({}), Error);
-    EXPECT_THROW(make_virtio_blk({{"path", img.path}, {"bogus", "1"}}), Error);
-    EXPECT_THROW(make_virtio_blk({{"path", img.path}, {"sectorsize", "1000"}}), Error);
-    EXPECT_THROW(make_virtio_blk({{"path", "/nonexistent/x.img"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"bogus", "1"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"sectorsize", "1000"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", "/nonexistent/x.img"}}), Error);
 
-    auto d = make_virtio_blk({{"path", img.path}, {"ro", ""}, {"sectorsize", "4096/4096"}});
+    auto d = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", ""}, {"sectorsize", "4096/4096"}});
     EXPECT_TRUE(d->features() & kFRo);
     EXPECT_EQ(cfg32(*d, kCfgBlkSize), 4096u);
-    auto e = make_virtio_blk({{"path", img.path}, {"ro", "false"}, {"nodelete", ""}});
+    auto e = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "false"}, {"nodelete", ""}});
     EXPECT_FALSE(e->features() & kFRo);
     EXPECT_FALSE(e->features() & kFDiscard);
     // The same boolean spellings the config layer validates (case-insensitive).
-    EXPECT_FALSE(make_virtio_blk({{"path", img.path}, {"ro", "False"}})->features() & kFRo);
-    EXPECT_TRUE(make_virtio_blk({{"path", img.path}, {"ro", "true"}})->features() & kFRo);
-    EXPECT_THROW(make_virtio_blk({{"path", img.path}, {"ro", "maybe"}}), Error);
+    EXPECT_FALSE(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "False"}})->features() & kFRo);
+    EXPECT_TRUE(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "true"}})->features() & kFRo);
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "maybe"}}), Error);
 }
 
 TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
@@ -479,8 +480,8 @@ TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
         d.reset();
         return s;
     };
-    auto a = make_virtio_blk({{"path", img.path}});
-    auto b = make_virtio_blk({{"path", img.path}});
+    auto a = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}});
+    auto b = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}});
     std::string sa = serial_of(*a);
     EXPECT_EQ(sa, serial_of(*b));
     EXPECT_EQ(sa.substr(0, 6), "KHYVE-");

@@ -1,3 +1,4 @@
+#include "emulation_test_util.h"
 #include "virtio/virtio_console.h"
 
 #include <fcntl.h>
@@ -192,15 +193,15 @@ TEST(VirtioConsole, UnixSocketClientsComeAndGo) {
 }
 
 TEST(VirtioConsoleFactory, Options) {
-    EXPECT_THROW(make_virtio_console({}), Error);
-    EXPECT_THROW(make_virtio_console({{"port1", "stdio"}, {"bogus", "1"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioConsole>("virtio-console", {}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioConsole>("virtio-console", {{"port1", "stdio"}, {"bogus", "1"}}), Error);
     char tmpl[] = "/tmp/khyve_notsock_XXXXXX";
     int fd = ::mkstemp(tmpl);
     ::close(fd);
-    EXPECT_THROW(make_virtio_console({{"port1", tmpl}}), Error);  // a regular file is never replaced
+    EXPECT_THROW(test::make_emulated<VirtioConsole>("virtio-console", {{"port1", tmpl}}), Error);  // a regular file is never replaced
     EXPECT_EQ(::access(tmpl, F_OK), 0);
     ::unlink(tmpl);
-    auto d = make_virtio_console({{"port1", "stdio"}});
+    auto d = test::make_emulated<VirtioConsole>("virtio-console", {{"port1", "stdio"}});
     EXPECT_EQ(d->device_type(), virtio::kTypeConsole);
 }
 

@@ -1,3 +1,4 @@
+#include "emulation_test_util.h"
 #include "virtio/virtio_net.h"
 
 #include <linux/if_tun.h>
@@ -360,15 +361,15 @@ TEST(VirtioNet, PeerGoneOnSocketPortIsLinkDown) {
 }
 
 TEST(VirtioNetFactory, Options) {
-    EXPECT_THROW(make_virtio_net({}, "vm", {0, 2, 0}), Error);
-    EXPECT_THROW(make_virtio_net({{"backend", "tap0"}, {"bogus", "1"}}, "vm", {0, 2, 0}), Error);
-    EXPECT_THROW(make_virtio_net({{"backend", "tap0"}, {"mac", "01:02:03:04:05:06"}}, "vm", {0, 2, 0}), Error);
-    EXPECT_THROW(make_virtio_net({{"backend", "tap0"}, {"mtu", "67"}}, "vm", {0, 2, 0}), Error);
-    EXPECT_THROW(make_virtio_net({{"backend", "tap0"}, {"mtu", "65536"}}, "vm", {0, 2, 0}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioNet>("virtio-net", {}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioNet>("virtio-net", {{"backend", "tap0"}, {"bogus", "1"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioNet>("virtio-net", {{"backend", "tap0"}, {"mac", "01:02:03:04:05:06"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioNet>("virtio-net", {{"backend", "tap0"}, {"mtu", "67"}}), Error);
+    EXPECT_THROW(test::make_emulated<VirtioNet>("virtio-net", {{"backend", "tap0"}, {"mtu", "65536"}}), Error);
     std::string name = "khyvef" + std::to_string(::getpid() % 100000);
-    std::unique_ptr<VirtioNet> d;
+    std::shared_ptr<VirtioNet> d;
     try {
-        d = make_virtio_net({{"backend", name}, {"mtu", "1400"}}, "vm", {0, 2, 0});
+        d = test::make_emulated<VirtioNet>("virtio-net", {{"backend", name}, {"mtu", "1400"}});
     } catch (const Error& e) {
         GTEST_SKIP() << "no tap here: " << e.what();
     }

@@ -1,4 +1,4 @@
-#include "config/config_values.h"
+#include "common/config_values.h"
 
 #include <array>
 #include <cctype>
