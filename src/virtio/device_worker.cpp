@@ -45,8 +45,9 @@ void DeviceWorker::add_fd(int fd, std::function<void()> on_ready) {
 }
 
 void DeviceWorker::remove_fd(int fd) {
-    // Not watched (ENOENT) is fine: removing is idempotent.
-    if (::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT)
+    // Not watched (ENOENT) or already closed (EBADF: epoll dropped it) is
+    // fine: removing is idempotent.
+    if (::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr) != 0 && errno != ENOENT && errno != EBADF)
         throw sys_error(name_ + ": cannot unwatch fd " + std::to_string(fd) + " (epoll_ctl)");
     std::lock_guard lk(mu_);
     cbs_.erase(fd);

@@ -1,4 +1,5 @@
 #include "config/bhyve_options.h"
+#include "platform/pci_emulation.h"
 
 #include <gtest/gtest.h>
 
@@ -154,6 +155,11 @@ TEST(BhyveOptions, UnknownAndUnsupportedEmulation) {
     EXPECT_ERROR_HAS(parse({"-s", "2,frobnicator", "vm"}), "unknown pci emulation 'frobnicator'");
     EXPECT_ERROR_HAS(parse({"-s", "2,ahci-hd,/img", "vm"}), "'ahci-hd' is not supported");
     EXPECT_ERROR_HAS(parse({"-s", "2,passthru,1/0/0", "vm"}), "'passthru' is not supported");
+    // A bare word the device does not know is an unknown option, not a flag set to true.
+    auto machine = [](std::vector<std::string> a) { return MachineConfig::from_tree(parse(std::move(a)).tree); };
+    EXPECT_ERROR_HAS(machine({"-s", "2,virtio-blk,/img,readonly", "vm"}), "unknown option 'readonly'");
+    EXPECT_ERROR_HAS(machine({"-s", "2,virtio-console,port2=/tmp/s", "vm"}), "unknown option 'port2'");
+    EXPECT_NO_THROW(machine({"-s", "2,virtio-blk,/img,ro,nocache", "vm"}));
 }
 
 TEST(BhyveOptions, LegacyUartBecomesComPorts) {
@@ -228,6 +234,12 @@ TEST(BhyveOptions, Help) {
     EXPECT_TRUE(parse({"-A", "-h", "-m", "garbage"}).usage_requested);
     EXPECT_NE(bhyve_usage().find("Usage: bhyve"), std::string::npos);
     EXPECT_NE(parse({"-s", "help"}).help_text.find("virtio-blk"), std::string::npos);
+    // Every entry of the emulation table and each of its options is listed.
+    const std::string help = parse({"-s", "help"}).help_text;
+    for (const auto* e : pci_emulations()) {
+        EXPECT_NE(help.find(std::string(e->name) + " "), std::string::npos) << e->name;
+        for (const auto& o : e->options) EXPECT_NE(help.find("  " + std::string(o.name)), std::string::npos) << o.name;
+    }
     EXPECT_NE(parse({"-l", "help"}).help_text.find("com1"), std::string::npos);
 }
 

@@ -75,6 +75,11 @@ TEST(MachineConfigTree, DeviceOptionChecks) {
     EXPECT_NO_THROW(net("pci.0.2.0.mtu", "1500"));
     EXPECT_ERROR_HAS(net("pci.0.2.0.mtu", "20"), "invalid mtu '20'");
     EXPECT_ERROR_HAS(net("pci.0.2.0.mtu", "big"), "invalid mtu 'big'");
+    // Options the emulation table does not list are refused before anything is opened.
+    EXPECT_ERROR_HAS(blk("pci.0.2.0.bogus", "1"), "virtio-blk at 0:2:0: unknown option 'bogus'");
+    EXPECT_ERROR_HAS(net("pci.0.2.0.path", "/x"), "virtio-net at 0:2:0: unknown option 'path'");
+    EXPECT_ERROR_HAS(with({{"pci.0.2.0.device", "virtio-rnd"}, {"pci.0.2.0.x", "1"}}), "options: none");
+    EXPECT_ERROR_HAS(with({{"pci.0.0.0.device", "hostbridge"}, {"pci.0.0.0.ro", "true"}}), "unknown option 'ro'");
 }
 
 TEST(MachineConfigTree, LpcRules) {

@@ -115,6 +115,22 @@ TEST_F(TinyGuest, StrictIoStopsOnUnclaimedPort) {
     EXPECT_NE(v->message.find("0x1234"), std::string::npos);
 }
 
+// A device whose host end fails (an exception out of the bus, as from an
+// ioctl or I/O error): the vCPU thread stops the machine with the message.
+struct Failing : BusDevice {
+    void read(uint64_t, std::span<uint8_t>) override { throw Error("KVM_SET_GSI_ROUTING: Invalid argument"); }
+    void write(uint64_t, std::span<const uint8_t>) override { throw Error("KVM_SET_GSI_ROUTING: Invalid argument"); }
+};
+
+TEST_F(TinyGuest, DeviceFailureOnTheVcpuThreadStopsTheMachine) {
+    pio_.insert(0x510, 1, std::make_shared<Failing>(), "failing");
+    load({0xba, 0x10, 0x05, 0xee, 0xf4});  // mov dx, 0x510; out dx, al; hlt
+    auto r = run_to_end();
+    EXPECT_EQ(r.action, ExitAction::Error);
+    EXPECT_EQ(exit_status_for(r.action), 4);
+    EXPECT_EQ(r.message, "vCPU 0: KVM_SET_GSI_ROUTING: Invalid argument");
+}
+
 TEST_F(TinyGuest, KickInterruptsASpinningGuestAndServesRequests) {
     load({0xeb, 0xfe});  // jmp $
     VcpuThread::install_kick_signal();
