@@ -67,15 +67,18 @@ wait_for_line() {
 	grep -q -- "$2" "$1" 2>/dev/null
 }
 
-# start_disk_guest NAME SCRIPT DISK: loads the kit's cloud kernel into VM
-# NAME with khyve.script=SCRIPT and starts bhyve in the background (one vCPU,
-# 256 MiB, DISK as virtio-blk in slot 2, COM1 on stdio into NAME.log). The
-# background job's PID is in $GUEST_PID.
+# start_disk_guest NAME SCRIPT DISK [BHYVE_FLAG...]: loads the kit's cloud
+# kernel into VM NAME with khyve.script=SCRIPT and starts bhyve in the
+# background (one vCPU, 256 MiB, DISK as virtio-blk in slot 2, COM1 on stdio
+# into NAME.log, then any further flags). The background job's PID is in
+# $GUEST_PID.
 start_disk_guest() {
+	_name=$1 _script=$2 _disk=$3
+	shift 3
 	bhyveload -m 256 -h "$KIT/cloud" -e kernel=vmlinuz -e initrd=initrd.img \
-		-e cmdline="console=ttyS0 quiet khyve.script=$2" "$1"
-	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s "2:0,virtio-blk,$3" \
-		-s 31,lpc -l com1,stdio "$1" </dev/null >"$1.log" 2>&1 &
+		-e cmdline="console=ttyS0 quiet khyve.script=$_script" "$_name"
+	bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s "2:0,virtio-blk,$_disk" \
+		-s 31,lpc -l com1,stdio "$@" "$_name" </dev/null >"$_name.log" 2>&1 &
 	GUEST_PID=$!
 }
 

@@ -1,5 +1,7 @@
 #include "gdb/gdb_server.h"
 
+#include <sys/prctl.h>
+
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "sandbox/seccomp.h"
 #include "gdb/gdb_packet.h"
 
 namespace khyve::gdb {
@@ -92,6 +95,10 @@ bool GdbServer::wait_for_attach(std::chrono::milliseconds timeout) {
 }
 
 void GdbServer::loop() {
+    // The thread parses unauthenticated TCP input: named for ps and the
+    // tests, then filtered and without capabilities like every other thread.
+    ::prctl(PR_SET_NAME, "gdb", 0, 0, 0);
+    enter_thread_sandbox(ThreadKind::Gdb);
     for (;;) {
         pollfd p[2] = {{listen_.get(), POLLIN, 0}, {shutdown_.get(), POLLIN, 0}};
         if (::poll(p, 2, -1) < 0) {

@@ -11,11 +11,14 @@
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/ucontext.h>
 #include <termios.h>
@@ -87,6 +90,19 @@ const std::vector<unsigned long> kControlIoctls = {
     // the main thread tears the devices down: an active virtio-net puts the
     // tap's offloads back (a guest that reboots leaves it active)
     TUNSETOFFLOAD,
+};
+
+// The gdb stub's thread: the vCPU state calls run_on_vcpu makes inline once
+// a vCPU thread has ended (otherwise the vCPU thread makes them).
+const std::vector<unsigned long> kGdbIoctls = {
+    KVM_GET_REGS, KVM_SET_REGS, KVM_GET_SREGS, KVM_GET_FPU, KVM_SET_FPU,
+    KVM_SET_GUEST_DEBUG, KVM_TRANSLATE, kvm_abi::kGetMsrs, KVM_GET_MP_STATE,
+};
+// One debugger connection: poll the listener, the connection and two
+// eventfds, accept, talk, hang up.
+const std::vector<int> kGdb = {
+    SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
+    SCMP_SYS(shutdown),
 };
 
 // Requests a filtered thread may make of prctl: installing a further filter
@@ -193,6 +209,14 @@ void add_control(Filter& f) {
                arg_masked_eq(2, scmp_datum_t(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND), 0));
 }
 
+void add_gdb(Filter& f) {
+    f.allow(kGdb);
+    f.allow_ioctls(kGdbIoctls);
+    // The two options the server sets on each connection, nothing else.
+    f.allow_if(SCMP_SYS(setsockopt), arg_eq(1, IPPROTO_TCP), arg_eq(2, TCP_NODELAY));
+    f.allow_if(SCMP_SYS(setsockopt), arg_eq(1, SOL_SOCKET), arg_eq(2, SO_SNDTIMEO));
+}
+
 int sys_capset(cap_user_header_t h, cap_user_data_t d) { return int(::syscall(SYS_capset, h, d)); }
 
 std::atomic<SandboxMode> g_mode{SandboxMode::Off};
@@ -213,6 +237,7 @@ void install_thread_filter(ThreadKind kind, FilterAction action) {
         case ThreadKind::Vcpu: add_vcpu(f); break;
         case ThreadKind::DeviceIo: add_device_io(f); break;
         case ThreadKind::Control: add_control(f); break;
+        case ThreadKind::Gdb: add_gdb(f); break;
     }
     f.load();
 }
@@ -303,7 +328,10 @@ void enter_thread_sandbox(ThreadKind kind) noexcept {
     // glibc gives a thread its malloc arena on its first allocation and
     // reads /sys/devices/system/cpu/online to size the arena list then:
     // allocate once before the filter forbids open().
-    t_kind = kind == ThreadKind::Vcpu ? "vCPU" : kind == ThreadKind::DeviceIo ? "device I/O" : "control";
+    t_kind = kind == ThreadKind::Vcpu       ? "vCPU"
+             : kind == ThreadKind::DeviceIo ? "device I/O"
+             : kind == ThreadKind::Gdb      ? "gdb"
+                                            : "control";
     void* volatile warm = std::malloc(64);
     std::free(warm);
     // gmtime_r()/localtime_r() read /etc/localtime the first time (the RTC

@@ -82,6 +82,17 @@
 //                                    in the device destructors
 //   ioctl TCGETS TCSETS TCSETSW TCSETSF
 //                                    restoring the terminal at exit
+// Gdb (the gdb stub's server thread, -g/-G; parses unauthenticated TCP
+// input) adds only:
+//   poll ppoll accept4 recvfrom sendto shutdown
+//                                    the listening socket bound before the
+//                                    thread starts, one connection at a time
+//   setsockopt(IPPROTO_TCP, TCP_NODELAY), setsockopt(SOL_SOCKET, SO_SNDTIMEO)
+//                                    each accepted connection
+//   ioctl KVM_GET/SET_REGS KVM_GET_SREGS KVM_GET/SET_FPU KVM_SET_GUEST_DEBUG
+//         KVM_TRANSLATE KVM_GET_MSRS KVM_GET_MP_STATE
+//                                    run_on_vcpu runs inline once a vCPU ended
+//   (no openat, no epoll, no block I/O, no clone)
 // Refused everywhere, notably: execve(at), fork/vfork/clone without
 // CLONE_THREAD, socket, connect, bind, open of files for writing, ptrace,
 // process_vm_*, mount, setuid family, kill of other processes, io_uring_setup,
@@ -93,7 +104,7 @@
 
 namespace khyve {
 
-enum class ThreadKind { Vcpu, DeviceIo, Control };
+enum class ThreadKind { Vcpu, DeviceIo, Control, Gdb };
 
 // What a call outside the allowlist gets.
 enum class FilterAction {

@@ -1,6 +1,6 @@
 # The seccomp filters in a real bhyve (the default, no option given): a
 # thread of each kind (control = the main thread, vCPU, device I/O = the
-# virtio-blk worker) is made to call socket(2) through ptrace
+# virtio-blk worker, gdb = the gdb stub's server with -g) is made to call socket(2) through ptrace
 # (tests/testhost/syscall_inject.c). The call must be refused with SIGSYS,
 # and bhyve must name the syscall and the thread kind and exit 4. First the
 # same thread runs getpid(2), which its filter allows, so the injection
@@ -19,15 +19,21 @@ pick_thread() {
 		# The virtio worker: created by a (filtered) vCPU thread, so two
 		# filters, and waiting in epoll.
 		device) [ "$_nf" = 2 ] && { [ "$_sys" = 232 ] || [ "$_sys" = 281 ]; } && { echo "$_tid"; return; } ;;
+		# The gdb server names itself; it must carry its own filter.
+		gdb) [ "$(cat "$_t/comm" 2>/dev/null)" = gdb ] && [ -n "$_nf" ] && [ "$_nf" -ge 1 ] &&
+			{ echo "$_tid"; return; } ;;
 		esac
 	done
 }
 
 n=0
-for kind in control vcpu device; do
+for kind in control vcpu device gdb; do
 	n=$((n + 1))
 	truncate -s 64M disk$n.img
-	start_disk_guest vm$n idle disk$n.img
+	extra=
+	[ $kind = gdb ] && extra="-g 1234"
+	# shellcheck disable=SC2086
+	start_disk_guest vm$n idle disk$n.img $extra
 	pid=$GUEST_PID
 	wait_for_line vm$n.log "^KHYVE-GUEST-IDLE" 180 $pid
 	# An idle guest's vCPU thread waits in KVM_RUN (ioctl); look a few times.
@@ -53,7 +59,7 @@ for kind in control vcpu device; do
 	wait $pid
 	rc=$?
 	[ $rc -eq 4 ] && pass "$kind-bhyve-exit-4" || fail "$kind-bhyve-exit-4" "bhyve exited $rc"
-	case $kind in control) label=control ;; vcpu) label=vCPU ;; device) label="device I/O" ;; esac
+	case $kind in control) label=control ;; vcpu) label=vCPU ;; device) label="device I/O" ;; gdb) label=gdb ;; esac
 	expect_in_file "$kind-named" vm$n.log "seccomp refused syscall 41 in a $label thread"
 	tr -d '\r' <vm$n.log | grep "^bhyve:" | sed 's/^/  | /'
 	kill -KILL $pid 2>/dev/null

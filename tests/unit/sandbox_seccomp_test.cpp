@@ -6,6 +6,9 @@
 #include <linux/kvm.h>
 #include <sched.h>
 #include <signal.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -166,6 +169,38 @@ TEST_F(SandboxSeccomp, ControlReadsProcButOpensNothingForWriting) {
                     return kOk;
                 }),
                 kOk);
+}
+
+// The gdb server thread talks TCP on a socket made before it starts, and
+// may touch nothing else: no new sockets, no files, no epoll, no block I/O.
+TEST_F(SandboxSeccomp, GdbTalksOnItsSocketAndNothingElse) {
+    int sv[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    expect_exit(in_child([&] {
+                    install_thread_filter(ThreadKind::Gdb, FilterAction::Eperm);
+                    if (::send(sv[0], "+", 1, MSG_NOSIGNAL) != 1) return 1;
+                    char c;
+                    if (::recv(sv[1], &c, 1, 0) != 1 || c != '+') return 2;
+                    int on = 1;
+                    // TCP_NODELAY on a unix socket reaches the kernel (EOPNOTSUPP), not the filter's EPERM.
+                    if (int r = passed(::setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &on, sizeof on), 3)) return r;
+                    timeval tv{5, 0};
+                    if (::setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) return 4;
+                    if (int r = refused(::setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &on, sizeof on), 5)) return r;
+                    if (int r = passed(::accept4(sv[0], nullptr, nullptr, SOCK_CLOEXEC), 6)) return r;
+                    if (int r = passed(::ioctl(-1, KVM_SET_GUEST_DEBUG, nullptr), 7)) return r;
+                    if (int r = refused(::ioctl(-1, KVM_RUN, 0), 8)) return r;
+                    if (int r = refused(::socket(AF_INET, SOCK_STREAM, 0), 9)) return r;
+                    if (int r = refused(::openat(AT_FDCWD, "/proc/self/stat", O_RDONLY), 10)) return r;
+                    if (int r = refused(::epoll_create1(0), 11)) return r;
+                    if (int r = refused(::eventfd(0, 0), 12)) return r;
+                    if (int r = refused(::pwrite(sv[0], "x", 1, 0), 13)) return r;
+                    if (int r = refused(::syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0), 14)) return r;
+                    return kOk;
+                }),
+                kOk);
+    ::close(sv[0]);
+    ::close(sv[1]);
 }
 
 // The main thread tears the machine down under the control filter: a virtio-net
