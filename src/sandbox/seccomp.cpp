@@ -3,6 +3,7 @@
 #include <csignal>
 #include <ctime>
 #include <cstdlib>
+#include <cerrno>
 #include <cstring>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -103,6 +105,17 @@ const std::vector<unsigned long> kGdbIoctls = {
 const std::vector<int> kGdb = {
     SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(accept4), SCMP_SYS(recvfrom), SCMP_SYS(sendto),
     SCMP_SYS(shutdown),
+};
+
+// The bhyveload -d disk parser (a child process): reading the image through
+// libext2fs, the loader prompt on the terminal, the result down a pipe.
+const std::vector<int> kLoader = {
+    SCMP_SYS(lseek), SCMP_SYS(pread64), SCMP_SYS(preadv), SCMP_SYS(poll), SCMP_SYS(ppoll),
+    SCMP_SYS(fcntl), SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
+    SCMP_SYS(fsync), SCMP_SYS(fdatasync),  // libext2fs flushes its (read-only) channel at close
+};
+const std::vector<unsigned long> kLoaderIoctls = {
+    TCSETS, TCSETSW, TCSETSF, BLKGETSIZE64, BLKSSZGET, BLKBSZGET, BLKROGET, BLKDISCARDZEROES, BLKALIGNOFF,
 };
 
 // Requests a filtered thread may make of prctl: installing a further filter
@@ -217,6 +230,17 @@ void add_gdb(Filter& f) {
     f.allow_if(SCMP_SYS(setsockopt), arg_eq(1, SOL_SOCKET), arg_eq(2, SO_SNDTIMEO));
 }
 
+void add_loader(Filter& f) {
+    f.allow(kLoader);
+    f.allow_ioctls(kLoaderIoctls);
+    // Its root is its own /proc/self/fd: a read-only open can name only the
+    // image it was given.
+    f.allow_if(SCMP_SYS(openat),
+               arg_masked_eq(2, scmp_datum_t(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND), 0));
+    // libext2fs's safe_getenv asks whether the process is dumpable.
+    f.allow_if(SCMP_SYS(prctl), arg_eq(0, PR_GET_DUMPABLE));
+}
+
 int sys_capset(cap_user_header_t h, cap_user_data_t d) { return int(::syscall(SYS_capset, h, d)); }
 
 std::atomic<SandboxMode> g_mode{SandboxMode::Off};
@@ -238,6 +262,7 @@ void install_thread_filter(ThreadKind kind, FilterAction action) {
         case ThreadKind::DeviceIo: add_device_io(f); break;
         case ThreadKind::Control: add_control(f); break;
         case ThreadKind::Gdb: add_gdb(f); break;
+        case ThreadKind::Loader: add_loader(f); break;
     }
     f.load();
 }
@@ -293,8 +318,12 @@ size_t put_number(char* out, unsigned long v, unsigned base) {
 }
 
 void on_sigsys(int, siginfo_t* si, void* ctx) {
-    char msg[200] = "bhyve: seccomp refused syscall ";
-    size_t n = std::strlen(msg);
+    char msg[200];
+    size_t n = 0;
+    for (const char* p = program_invocation_short_name; *p && n < 40; ++p) msg[n++] = *p;
+    const char head[] = ": seccomp refused syscall ";
+    std::memcpy(msg + n, head, sizeof head - 1);
+    n += sizeof head - 1;
     n += put_number(msg + n, static_cast<unsigned long>(si->si_syscall), 10);
     // For ioctl the request number is what tells the bug apart.
     if (si->si_syscall == SYS_ioctl && ctx) {
@@ -325,12 +354,22 @@ void enter_thread_sandbox(ThreadKind kind) noexcept {
     const FilterAction action = mode == SandboxMode::Eperm ? FilterAction::Eperm
                                 : mode == SandboxMode::Log ? FilterAction::Log
                                                            : FilterAction::Trap;
+    try {
+        sandbox_now(kind, action);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bhyve: cannot sandbox a thread: %s\n", e.what());
+        ::_exit(kExitError);
+    }
+}
+
+void sandbox_now(ThreadKind kind, FilterAction action) {
     // glibc gives a thread its malloc arena on its first allocation and
     // reads /sys/devices/system/cpu/online to size the arena list then:
     // allocate once before the filter forbids open().
     t_kind = kind == ThreadKind::Vcpu       ? "vCPU"
              : kind == ThreadKind::DeviceIo ? "device I/O"
              : kind == ThreadKind::Gdb      ? "gdb"
+             : kind == ThreadKind::Loader   ? "disk parser"
                                             : "control";
     void* volatile warm = std::malloc(64);
     std::free(warm);
@@ -343,13 +382,8 @@ void enter_thread_sandbox(ThreadKind kind) noexcept {
         sa.sa_flags = SA_SIGINFO;
         ::sigaction(SIGSYS, &sa, nullptr);
     }
-    try {
-        drop_privileges();
-        install_thread_filter(kind, action);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bhyve: cannot sandbox a thread: %s\n", e.what());
-        ::_exit(kExitError);
-    }
+    drop_privileges();
+    install_thread_filter(kind, action);
 }
 
 }  // namespace khyve

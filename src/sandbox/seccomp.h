@@ -93,6 +93,15 @@
 //         KVM_TRANSLATE KVM_GET_MSRS KVM_GET_MP_STATE
 //                                    run_on_vcpu runs inline once a vCPU ended
 //   (no openat, no epoll, no block I/O, no clone)
+// Loader (the bhyveload -d disk parser, a child process chrooted into its
+// own /proc/self/fd: src/diskboot/sandboxed_load.h) adds:
+//   openat (read-only) lseek pread64 preadv fcntl getuid geteuid getgid getegid
+//   prctl(PR_GET_DUMPABLE) fsync fdatasync
+//                                    libext2fs and the partition reader on the image
+//   poll ppoll, ioctl TCSETS TCSETSW TCSETSF
+//                                    the loader prompt on the terminal
+//   ioctl BLKGETSIZE64 BLKSSZGET BLKBSZGET BLKROGET BLKDISCARDZEROES BLKALIGNOFF
+//                                    an image that is a block device
 // Refused everywhere, notably: execve(at), fork/vfork/clone without
 // CLONE_THREAD, socket, connect, bind, open of files for writing, ptrace,
 // process_vm_*, mount, setuid family, kill of other processes, io_uring_setup,
@@ -104,7 +113,7 @@
 
 namespace khyve {
 
-enum class ThreadKind { Vcpu, DeviceIo, Control, Gdb };
+enum class ThreadKind { Vcpu, DeviceIo, Control, Gdb, Loader };
 
 // What a call outside the allowlist gets.
 enum class FilterAction {
@@ -146,5 +155,10 @@ SandboxMode sandbox_mode();
 // failure there is fatal (message on stderr, exit status 4): a thread must
 // not run the guest's devices unconfined once confinement was asked for.
 void enter_thread_sandbox(ThreadKind kind) noexcept;
+
+// What enter_thread_sandbox does, whatever the mode: drop_privileges() and
+// the filter for `kind` with `action` (Trap: the refused call is named on one
+// line, then exit status 4). Throws Error when that fails.
+void sandbox_now(ThreadKind kind, FilterAction action);
 
 }  // namespace khyve

@@ -18,6 +18,7 @@
 #include "boot/linux_loader.h"
 #include "diskboot/disk_boot.h"
 #include "diskboot/loader_prompt.h"
+#include "diskboot/sandboxed_load.h"
 #include "common/error.h"
 #include "common/config_values.h"
 #include "platform/memory_split.h"
@@ -109,8 +110,10 @@ bool wait_key_1s() {
 // disk (extlinux, loader entries or Debian's links), through the loader
 // prompt; -e kernel=/initrd= name files inside that filesystem, -e cmdline=
 // replaces the command line.
-void load_from_disk(const Options& o, khyve::LinuxBootSpec& spec) {
-    auto choice = khyve::diskboot::scan_disk(o.disk);
+// The disk is hostile: it is parsed in a sandboxed child that sees only the
+// image (src/diskboot/sandboxed_load.h); `disk` is the image's name there.
+khyve::diskboot::LoadedBoot parse_disk(const Options& o, const std::string& disk) {
+    auto choice = khyve::diskboot::scan_disk(disk);
     for (auto& e : choice.entries) {
         if (auto it = o.env.find("kernel"); it != o.env.end()) e.kernel_path = it->second;
         if (auto it = o.env.find("initrd"); it != o.env.end()) {
@@ -122,12 +125,16 @@ void load_from_disk(const Options& o, khyve::LinuxBootSpec& spec) {
     bool tty = ::isatty(0);
     khyve::diskboot::PromptIo io{std::cin, std::cout, tty ? std::function<bool()>(wait_key_1s) : nullptr,
                                  [&](unsigned part, const std::string& path) {
-                                     return khyve::diskboot::list_guest_dir(o.disk, part, path);
+                                     return khyve::diskboot::list_guest_dir(disk, part, path);
                                  }};
     int countdown = choice.timeout_seconds >= 0 ? choice.timeout_seconds : 3;
     auto outcome = khyve::diskboot::run_loader_prompt(choice, io, tty ? countdown : -1);
     if (!outcome.boot) throw Error("quit at the loader prompt: nothing loaded");
-    auto boot = khyve::diskboot::load_boot_entry(o.disk, outcome.entry);
+    return khyve::diskboot::load_boot_entry(disk, outcome.entry);
+}
+
+void load_from_disk(const Options& o, khyve::LinuxBootSpec& spec) {
+    auto boot = khyve::diskboot::load_sandboxed(o.disk, [&](const std::string& disk) { return parse_disk(o, disk); });
     spec.kernel = std::move(boot.kernel);
     spec.initrd = std::move(boot.initrd);
     spec.cmdline = boot.cmdline;
