@@ -180,6 +180,12 @@ std::map<std::string, std::string> ConfigTree::leaves_under(std::string_view nod
     return out;
 }
 
+std::vector<std::string> ConfigTree::keys() const {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : values_) out.push_back(k);
+    return out;
+}
+
 std::string ConfigTree::dump() const {
     std::string out;
     for (const auto& [k, v] : values_) out += k + "=" + v + "\n";

@@ -43,6 +43,8 @@ public:
     std::vector<std::string> children(std::string_view node) const;
     // Every leaf under node, keyed relative to it ("path", "port.1.path"), expanded.
     std::map<std::string, std::string> leaves_under(std::string_view node) const;
+    // Every leaf's full key, sorted.
+    std::vector<std::string> keys() const;
 
     const std::map<std::string, std::string, std::less<>>& entries() const { return values_; }
     // key=value lines, sorted; a valid `-k` file (bhyve's config.dump).

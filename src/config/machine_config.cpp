@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <string_view>
+#include <vector>
 
 #include "common/error.h"
 #include "config/config_tree.h"
@@ -124,6 +126,62 @@ void read_lpc(const ConfigTree& t, MachineConfig& m) {
 
 bool is_com_name(const std::string& n) { return n.size() == 4 && n.compare(0, 3, "com") == 0 && n[3] >= '1' && n[3] <= '4'; }
 
+// Every key bhyve_config(5) documents outside the pci.*, lpc.* and vcpu.*
+// nodes (whose keys are checked where they are read).
+constexpr std::string_view kKnownKeys[] = {
+    "name", "cpus", "sockets", "cores", "threads", "memory.size", "memory.highmem", "memory.wired",
+    "memory.guest_in_core", "acpi_tables", "destroy_on_poweroff", "gdb.address", "gdb.port", "gdb.wait",
+    "keyboard.layout", "pincpu", "rtc.use_localtime", "uuid", "virtio_msix", "config.dump", "khyve.seccomp",
+    "x86.x2apic", "x86.mptable", "x86.strictio", "x86.strictmsr", "x86.vmexit_on_hlt", "x86.vmexit_on_pause",
+};
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// A key nobody reads is a typo that would silently change nothing
+// (-o khyve.secomp=false kept the filters on): refuse it, naming the key
+// it most likely meant.
+void check_known_keys(const ConfigTree& t) {
+    for (const auto& key : t.keys()) {
+        if (key.rfind("pci.", 0) == 0 || key.rfind("lpc.", 0) == 0 || key.rfind("vcpu.", 0) == 0) continue;
+        bool known = false;
+        std::string_view best;
+        size_t best_d = 3;
+        for (auto k : kKnownKeys) {
+            if (k == key) known = true;
+            size_t d = edit_distance(key, k);
+            if (d < best_d) best_d = d, best = k;
+        }
+        if (known) continue;
+        std::string msg = "unknown configuration key '" + key + "'";
+        if (!best.empty()) msg += " (did you mean '" + std::string(best) + "'?)";
+        throw Error(msg + "; see bhyve_config(5)");
+    }
+}
+
+void check_lpc_keys(const ConfigTree& t) {
+    for (const auto& full : t.keys()) {
+        if (full.rfind("lpc.", 0) != 0) continue;
+        const std::string key = full.substr(4);
+        auto dot = key.find('.');
+        // lpc.bootrom and friends are leaves read_lpc names itself.
+        if (dot != std::string::npos && key.substr(dot) != ".path")
+            throw Error("unknown configuration key 'lpc." + key + "' (an LPC device takes only 'path'); see bhyve_config(5)");
+    }
+}
+
 void validate_device(const PciDeviceConfig& d) {
     if (d.addr.slot > 31 || d.addr.function > 7 || d.addr.bus > 255)
         throw Error("pci slot " + pci_address_text(d.addr) + " is out of range (bus 0-255, slot 0-31, function 0-7)");
@@ -136,6 +194,8 @@ MachineConfig MachineConfig::from_tree(const ConfigTree& t) {
     MachineConfig m;
     auto name = t.get("name");
     if (!name) throw Error("missing VM name (configuration key 'name')");
+    check_known_keys(t);
+    check_lpc_keys(t);
     m.name = *name;
     read_topology(t, m);
     m.memory = t.get_size("memory.size", m.memory);

@@ -125,7 +125,7 @@ std::string child_death(int status) {
 LoadedBoot load_sandboxed(const std::string& image, const std::function<LoadedBoot(const std::string&)>& parse,
                           const LoaderLimits& lim) {
     Fd img(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!img.valid()) throw sys_error(image);
+    if (!img.valid()) throw sys_error(image + ": cannot open the disk image");
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) throw sys_error("pipe2");
     Fd in(p[0]), out(p[1]);

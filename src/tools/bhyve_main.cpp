@@ -21,6 +21,10 @@ namespace {
 std::string mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 int run(int argc, char** argv) {
+    if (argc == 2 && std::string(argv[1]) == "--help") {  // as bhyveload and bhyvectl
+        std::fputs(khyve::bhyve_usage().c_str(), stdout);
+        return 0;
+    }
     auto args = khyve::parse_bhyve_args(argc, argv);
     if (args.usage_requested) {
         std::fputs(khyve::bhyve_usage().c_str(), stdout);

@@ -58,6 +58,24 @@ expect4 bhyveload-bad-flag 'unknown option' "$bin/bhyveload" -Z vm1
 expect4 bhyveload-bad-memory '-m' "$bin/bhyveload" -m 12Q -e kernel=/x vm1
 expect4 bhyveload-missing-disk 'cannot open the disk image' "$bin/bhyveload" -m 256 -d /nonexistent/disk.img vm1
 no_vm_left bhyveload-missing-disk
+# A disk with no file system: the sandboxed parser's one line, naming the image.
+printf 'neither a partition table nor a file system' >"$tmp/noise.img"
+truncate -s 1M "$tmp/noise.img"
+expect4 bhyveload-noise-disk "$tmp/noise.img: no ext2/3/4 filesystem" "$bin/bhyveload" -m 256 -d "$tmp/noise.img" vm1
+no_vm_left bhyveload-noise-disk
+# A configuration key nobody reads is refused, with the key it most likely meant.
+expect4 bhyve-misspelt-key "unknown configuration key 'khyve.secomp' \\(did you mean 'khyve.seccomp'\\?\\)" \
+	"$bin/bhyve" -o khyve.secomp=false -s 0,hostbridge vm
+expect4 bhyve-unknown-device-option "virtio-blk at 0:2:0: unknown option 'bogus'" \
+	"$bin/bhyve" -s 0,hostbridge -s 2,virtio-blk,/x,bogus=1 vm
+# --help is a request, not an error (as bhyveload's and bhyvectl's).
+if "$bin/bhyve" --help >"$tmp/out" 2>&1 && grep -q "Usage: bhyve" "$tmp/out"; then
+	echo "ok   bhyve-help: exit 0"
+	passed=$((passed + 1))
+else
+	echo "FAIL bhyve-help: $(head -1 "$tmp/out")"
+	failed=$((failed + 1))
+fi
 expect4 bhyvectl-no-vm-flag 'vm' "$bin/bhyvectl" --destroy
 expect4 bhyvectl-unknown-flag 'unknown' "$bin/bhyvectl" --vm=x --frob
 expect4 bhyvectl-missing-vm 'does not exist' "$bin/bhyvectl" --vm=nosuchvm --destroy

@@ -82,6 +82,14 @@ TEST(MachineConfigTree, DeviceOptionChecks) {
     EXPECT_ERROR_HAS(with({{"pci.0.0.0.device", "hostbridge"}, {"pci.0.0.0.ro", "true"}}), "unknown option 'ro'");
 }
 
+TEST(MachineConfigTree, UnknownKeysAreRefusedWithASuggestion) {
+    EXPECT_ERROR_HAS(with({{"khyve.secomp", "false"}}), "unknown configuration key 'khyve.secomp' (did you mean 'khyve.seccomp'?)");
+    EXPECT_ERROR_HAS(with({{"memory.sise", "1G"}}), "did you mean 'memory.size'");
+    EXPECT_ERROR_HAS(with({{"frobnicate", "1"}}), "unknown configuration key 'frobnicate'; see bhyve_config(5)");
+    EXPECT_ERROR_HAS(with({{"lpc.com1.pth", "stdio"}}), "unknown configuration key 'lpc.com1.pth'");
+    EXPECT_NO_THROW(with({{"khyve.seccomp", "false"}, {"x86.strictmsr", "false"}, {"keyboard.layout", "us"}}));
+}
+
 TEST(MachineConfigTree, LpcRules) {
     EXPECT_ERROR_HAS(with({{"lpc.bootrom", "/fw.fd"}}), "UEFI boot ROMs are not supported");
     EXPECT_ERROR_HAS(with({{"lpc.tpm.path", "/dev/tpm0"}}), "unknown LPC device 'tpm'");
