@@ -25,13 +25,18 @@ sockaddr_un unix_address(const std::string& path) {
     return a;
 }
 
-// Reads up to a newline within the deadline; false on timeout, EOF or overflow.
+// Reads up to a newline within timeout_ms for the whole line (a peer sending
+// a byte at a time gets no more time than one sending it at once); false on
+// timeout, EOF or overflow.
 bool read_line(int fd, std::string& out, int timeout_ms) {
     out.clear();
     char buf[4096];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (out.find('\n') == std::string::npos) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
         pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, timeout_ms) <= 0) return false;
+        if (::poll(&p, 1, int(left.count())) <= 0) return false;
         ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return !out.empty();
@@ -99,6 +104,19 @@ void ControlServer::loop() {
 }
 
 void ControlServer::serve_connection(int fd) {
+    // Only root and the user bhyve runs as (the VM's owner) may steer it,
+    // whatever the socket's mode says.
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || len != sizeof peer) {
+        write_all(fd, error_reply("cannot tell who is asking (SO_PEERCRED)").dump() + "\n");
+        return;
+    }
+    if (peer.uid != 0 && peer.uid != ::geteuid()) {
+        write_all(fd, error_reply("permission denied: uid " + std::to_string(peer.uid) +
+                                  " is neither root nor the VM's owner").dump() + "\n");
+        return;
+    }
     std::string line;
     if (!read_line(fd, line, 2000)) {
         write_all(fd, error_reply("request too large, incomplete or too slow").dump() + "\n");

@@ -68,6 +68,8 @@
 // Control (control socket server, main thread) adds:
 //   poll ppoll accept4 recvfrom sendto recvmsg sendmsg shutdown
 //                                    the control socket
+//   getsockopt(SOL_SOCKET, SO_PEERCRED), geteuid
+//                                    only root and the VM's owner are served
 //   openat (read-only, no O_CREAT), lseek, pread64
 //                                    /proc/self/task/<tid>/{schedstat,sched}
 //                                    for stats, KVM binary stats fds

@@ -44,8 +44,14 @@ std::unique_ptr<VirtioConsole> VirtioConsole::listen(const std::string& path) {
     }
     Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!s.valid()) throw sys_error("virtio-console: socket");
-    if (::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
-        throw sys_error("virtio-console: bind " + path);
+    // The guest's console is the operator's alone, whatever the umask: the
+    // socket is created 0600 (the mask applies at bind, before anyone can
+    // connect), as the control socket is.
+    mode_t old = ::umask(0077);
+    int rc = ::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    ::umask(old);
+    if (rc < 0) throw sys_error("virtio-console: bind " + path);
+    if (::chmod(path.c_str(), 0600) < 0) throw sys_error("virtio-console: chmod " + path);
     if (::listen(s.get(), 1) < 0) throw sys_error("virtio-console: listen " + path);
     std::unique_ptr<VirtioConsole> c(new VirtioConsole());
     c->listen_ = std::move(s);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -69,6 +70,80 @@ TEST(ControlServer, SocketIsOwnerOnlyAndSurvivesAbuse) {
         });
     for (auto& t : clients) t.join();
     EXPECT_EQ(good, 8);
+}
+
+int connect_to(const std::string& path) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    strcpy(a.sun_path, path.c_str());
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+std::string read_reply(int fd) {
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, size_t(n));  // a socket
+    return out;
+}
+
+// A client that dribbles a request one byte at a time gets the same 2 s for
+// the whole line as any other, not 2 s per byte.
+TEST(ControlServer, DeadlineCoversTheWholeRequest) {
+    std::string path = "/tmp/khyve-ctl-slow-" + std::to_string(getpid());
+    ControlServer srv(path, echo);
+    int fd = connect_to(path);
+    ASSERT_GE(fd, 0);
+    const std::string req = R"({"version":1,"command":"ping"})";
+    auto start = std::chrono::steady_clock::now();
+    for (char c : req) {
+        if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) break;  // the server hung up: done
+        std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+    std::string reply = read_reply(fd);
+    auto took = std::chrono::steady_clock::now() - start;
+    close(fd);
+    EXPECT_NE(reply.find("too slow"), std::string::npos) << reply;
+    EXPECT_LT(took, std::chrono::milliseconds(150) * req.size());
+    // The server carries on.
+    EXPECT_EQ(control_request(path, {{"version", 1}, {"command", "ping"}})["echo"], "ping");
+}
+
+// Only root and the VM's owner are served, whatever the socket's mode.
+TEST(ControlServer, OtherUsersAreRefused) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+    std::string path = "/tmp/khyve-ctl-peer-" + std::to_string(getpid());
+    ControlServer srv(path, echo);
+    ASSERT_EQ(chmod(path.c_str(), 0666), 0);
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        if (setgid(65534) != 0 || setuid(65534) != 0) _exit(2);
+        int fd = connect_to(path);
+        if (fd < 0) _exit(3);
+        const std::string req = "{\"version\":1,\"command\":\"ping\"}\n";
+        (void)!send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+        std::string reply = read_reply(fd);
+        (void)!write(p[1], reply.data(), reply.size());
+        _exit(0);
+    }
+    close(p[1]);
+    std::string reply;
+    char buf[512];
+    for (ssize_t n; (n = read(p[0], buf, sizeof buf)) > 0;) reply.append(buf, size_t(n));
+    close(p[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child exit " << WEXITSTATUS(status) << " signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << " (2: setuid, 3: connect)";
+    EXPECT_NE(reply.find("permission denied: uid 65534 is neither root nor the VM's owner"), std::string::npos) << reply;
+    EXPECT_EQ(reply.find("\"echo\""), std::string::npos) << reply;
 }
 
 // bhyvectl --raw-request: input goes out verbatim as it arrives, the reply

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -143,6 +144,18 @@ TEST(VirtioConsole, EmergencyWrite) {
     uint32_t ports = 0;
     h.dev->read_config(kCfgMaxPorts, {reinterpret_cast<uint8_t*>(&ports), 4});
     EXPECT_EQ(ports, 1u);
+}
+
+TEST(VirtioConsole, SocketIsOwnerOnlyWhateverTheUmask) {
+    std::string path = "/tmp/khyve-vcon-mode-" + std::to_string(::getpid());
+    mode_t old = ::umask(0);
+    auto c = VirtioConsole::listen(path);
+    ::umask(old);
+    struct stat st{};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    c.reset();
+    ::unlink(path.c_str());
 }
 
 TEST(VirtioConsole, UnixSocketClientsComeAndGo) {
