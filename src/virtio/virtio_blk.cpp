@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstdio>
 #include <cstring>
 
 #include "block/file_backend.h"
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "trace/probes.h"
 #include "virtio/queue.h"
 
@@ -20,12 +20,6 @@ namespace khyve {
 using namespace virtio_blk;
 
 namespace {
-
-template <class T>
-void put_le(std::array<uint8_t, kConfigSize>& cfg, uint32_t off, T v) {
-    static_assert(std::endian::native == std::endian::little);  // x86 hosts only
-    std::memcpy(cfg.data() + off, &v, sizeof v);
-}
 
 unsigned log2u(uint32_t v) {
     unsigned n = 0;
