@@ -5,6 +5,7 @@
 
 #include "acpi/dsdt.h"
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "platform/layout.h"
 
 namespace khyve {
@@ -52,21 +53,7 @@ constexpr uint16_t kIntiEdge = 1u << 2;
 constexpr uint16_t kIntiLevel = 3u << 2;
 constexpr unsigned kMaxXApicId = 254;  // 255 is the xAPIC broadcast id
 
-void put(Bytes& b, size_t off, uint64_t value, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; ++i) b.at(off + i) = static_cast<uint8_t>(value >> (8 * i));
-}
-
-void append(Bytes& b, uint64_t value, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(value >> (8 * i)));
-}
-
 void put_chars(Bytes& b, size_t off, std::string_view s) { std::memcpy(b.data() + off, s.data(), s.size()); }
-
-uint8_t checksum_of(const Bytes& b, size_t off, size_t len) {
-    uint8_t sum = 0;
-    for (size_t i = 0; i < len; ++i) sum = static_cast<uint8_t>(sum + b.at(off + i));
-    return static_cast<uint8_t>(-sum);
-}
 
 std::string padded_oem_id(const std::string& id) {
     if (id.size() > 6) throw Error("ACPI OEM id '" + id + "' is longer than 6 characters");
@@ -84,15 +71,14 @@ public:
         put_chars(b_, 10, oem_id);
         put_chars(b_, 16, "KHYV");
         put_chars(b_, 20, sig);        // OEM table id "KHYV<sig>"
-        put(b_, 24, 1, 4);             // OEM revision
+        put_le_n(b_, 24, 1, 4);        // OEM revision
         put_chars(b_, 28, "KHYV");    // creator id
-        put(b_, 32, 1, 4);             // creator revision
+        put_le_n(b_, 32, 1, 4);        // creator revision
     }
     Bytes& bytes() { return b_; }
     Bytes finish() {
-        put(b_, 4, b_.size(), 4);
-        b_[9] = 0;
-        b_[9] = checksum_of(b_, 0, b_.size());
+        put_le_n(b_, 4, b_.size(), 4);
+        put_checksum8(b_, 9);
         return std::move(b_);
     }
 
@@ -105,7 +91,7 @@ void put_gas(Bytes& b, size_t off, uint8_t space, uint8_t bit_width, uint8_t acc
     b.at(off + 1) = bit_width;
     b.at(off + 2) = 0;  // bit offset
     b.at(off + 3) = access;
-    put(b, off + 4, address, 8);
+    put_le_n(b, off + 4, address, 8);
 }
 
 // The blob being laid out: tables are appended at aligned guest addresses.
@@ -128,7 +114,7 @@ private:
 Bytes build_facs() {
     Bytes f(kFacsSize, 0);
     put_chars(f, 0, "FACS");
-    put(f, 4, kFacsSize, 4);
+    put_le_n(f, 4, kFacsSize, 4);
     f[32] = 2;  // version
     return f;
 }
@@ -144,30 +130,30 @@ Bytes build_dsdt(const AcpiConfig& cfg, const std::string& oem) {
 Bytes build_fadt(const AcpiConfig& cfg, const std::string& oem, uint64_t facs, uint64_t dsdt) {
     Table t("FACP", 6, oem, kFadtSize);
     Bytes& b = t.bytes();
-    put(b, 36, facs, 4);                  // FIRMWARE_CTRL
-    put(b, 40, dsdt, 4);                  // DSDT
-    put(b, 46, layout::kSciIrq, 2);       // SCI_INT
-    put(b, 48, 0, 4);                     // SMI_CMD: none, ACPI mode is permanent
-    put(b, 56, layout::kPm1aEvt, 4);      // PM1a_EVT_BLK
-    put(b, 64, layout::kPm1aCnt, 4);      // PM1a_CNT_BLK
-    put(b, 76, layout::kPmTimer, 4);      // PM_TMR_BLK
-    b[88] = 4;                            // PM1_EVT_LEN
-    b[89] = 2;                            // PM1_CNT_LEN
-    b[91] = 4;                            // PM_TMR_LEN
-    put(b, 96, 101, 2);                   // P_LVL2_LAT > 100: no C2
-    put(b, 98, 1001, 2);                  // P_LVL3_LAT > 1000: no C3
+    put_le_n(b, 36, facs, 4);              // FIRMWARE_CTRL
+    put_le_n(b, 40, dsdt, 4);              // DSDT
+    put_le_n(b, 46, layout::kSciIrq, 2);   // SCI_INT
+    put_le_n(b, 48, 0, 4);                 // SMI_CMD: none, ACPI mode is permanent
+    put_le_n(b, 56, layout::kPm1aEvt, 4);  // PM1a_EVT_BLK
+    put_le_n(b, 64, layout::kPm1aCnt, 4);  // PM1a_CNT_BLK
+    put_le_n(b, 76, layout::kPmTimer, 4);  // PM_TMR_BLK
+    b[88] = 4;                             // PM1_EVT_LEN
+    b[89] = 2;                             // PM1_CNT_LEN
+    b[91] = 4;                             // PM_TMR_LEN
+    put_le_n(b, 96, 101, 2);               // P_LVL2_LAT > 100: no C2
+    put_le_n(b, 98, 1001, 2);              // P_LVL3_LAT > 1000: no C3
     uint16_t boot = kBootPcieAspmControls;
     if (cfg.com1 || cfg.com2 || cfg.i8042) boot |= kBootLegacyDevices;
     if (cfg.i8042) boot |= kBoot8042;
     if (!cfg.vga) boot |= kBootVgaNotPresent;
     if (!cfg.rtc) boot |= kBootCmosRtcNotPresent;
-    put(b, 109, boot, 2);                 // IAPC_BOOT_ARCH
-    put(b, 112, kFadtWbinvd | kFadtProcC1 | kFadtSlpButton | kFadtFixRtc | kFadtTmrValExt | kFadtResetRegSup, 4);
+    put_le_n(b, 109, boot, 2);             // IAPC_BOOT_ARCH
+    put_le_n(b, 112, kFadtWbinvd | kFadtProcC1 | kFadtSlpButton | kFadtFixRtc | kFadtTmrValExt | kFadtResetRegSup, 4);
     put_gas(b, 116, kGasSystemIo, 8, kAccessByte, layout::kResetPort);  // RESET_REG
     b[128] = layout::kResetValue;
-    b[131] = 3;                           // FADT minor version: ACPI 6.3
-    put(b, 132, facs, 8);                 // X_FIRMWARE_CTRL
-    put(b, 140, dsdt, 8);                 // X_DSDT
+    b[131] = 3;                            // FADT minor version: ACPI 6.3
+    put_le_n(b, 132, facs, 8);            // X_FIRMWARE_CTRL
+    put_le_n(b, 140, dsdt, 8);            // X_DSDT
     put_gas(b, 148, kGasSystemIo, 32, kAccessWord, layout::kPm1aEvt);   // X_PM1a_EVT_BLK
     put_gas(b, 172, kGasSystemIo, 16, kAccessWord, layout::kPm1aCnt);   // X_PM1a_CNT_BLK
     put_gas(b, 208, kGasSystemIo, 32, kAccessDWord, layout::kPmTimer);  // X_PM_TMR_BLK
@@ -178,59 +164,59 @@ Bytes build_fadt(const AcpiConfig& cfg, const std::string& oem, uint64_t facs, u
 Bytes build_madt(const AcpiConfig& cfg, const std::string& oem) {
     Table t("APIC", 5, oem);
     Bytes& b = t.bytes();
-    append(b, layout::kLapicBase, 4);
-    append(b, kMadtPcatCompat, 4);
+    append_le(b, layout::kLapicBase, 4);
+    append_le(b, kMadtPcatCompat, 4);
     bool any_x2apic = false;
     for (unsigned id = 0; id < cfg.cpus; ++id) {
         // The processor UID equals the APIC id and the _UID of \_SB.Cxxx.
         if (id <= kMaxXApicId) {
-            append(b, kMadtLocalApic, 1);
-            append(b, 8, 1);
-            append(b, id, 1);  // processor UID
-            append(b, id, 1);  // APIC id
-            append(b, kMadtEnabled, 4);
+            append_le(b, kMadtLocalApic, 1);
+            append_le(b, 8, 1);
+            append_le(b, id, 1);  // processor UID
+            append_le(b, id, 1);  // APIC id
+            append_le(b, kMadtEnabled, 4);
         } else {
             any_x2apic = true;
-            append(b, kMadtLocalX2Apic, 1);
-            append(b, 16, 1);
-            append(b, 0, 2);
-            append(b, id, 4);  // x2APIC id
-            append(b, kMadtEnabled, 4);
-            append(b, id, 4);  // processor UID
+            append_le(b, kMadtLocalX2Apic, 1);
+            append_le(b, 16, 1);
+            append_le(b, 0, 2);
+            append_le(b, id, 4);  // x2APIC id
+            append_le(b, kMadtEnabled, 4);
+            append_le(b, id, 4);  // processor UID
         }
     }
-    append(b, kMadtIoApic, 1);
-    append(b, 12, 1);
-    append(b, cfg.cpus <= kMaxXApicId ? cfg.cpus : 0, 1);  // IOAPIC id, after the CPUs'
-    append(b, 0, 1);
-    append(b, layout::kIoapicBase, 4);
-    append(b, 0, 4);  // GSI base
+    append_le(b, kMadtIoApic, 1);
+    append_le(b, 12, 1);
+    append_le(b, cfg.cpus <= kMaxXApicId ? cfg.cpus : 0, 1);  // IOAPIC id, after the CPUs'
+    append_le(b, 0, 1);
+    append_le(b, layout::kIoapicBase, 4);
+    append_le(b, 0, 4);  // GSI base
 
     auto iso = [&](uint8_t irq, uint32_t gsi, uint16_t flags) {
-        append(b, kMadtIntSrcOverride, 1);
-        append(b, 10, 1);
-        append(b, 0, 1);  // ISA bus
-        append(b, irq, 1);
-        append(b, gsi, 4);
-        append(b, flags, 2);
+        append_le(b, kMadtIntSrcOverride, 1);
+        append_le(b, 10, 1);
+        append_le(b, 0, 1);  // ISA bus
+        append_le(b, irq, 1);
+        append_le(b, gsi, 4);
+        append_le(b, flags, 2);
     };
     // The PIT's IRQ0 arrives on IOAPIC pin 2, as on PC hardware.
     iso(0, 2, kIntiEdge | kIntiActiveHigh);
     iso(static_cast<uint8_t>(layout::kSciIrq), layout::kSciIrq, kIntiLevel | kIntiActiveHigh);
 
     // LINT1 of every local APIC is wired to NMI.
-    append(b, kMadtLocalApicNmi, 1);
-    append(b, 6, 1);
-    append(b, 0xFF, 1);  // all processors
-    append(b, kIntiEdge | kIntiActiveHigh, 2);
-    append(b, 1, 1);     // LINT1
+    append_le(b, kMadtLocalApicNmi, 1);
+    append_le(b, 6, 1);
+    append_le(b, 0xFF, 1);  // all processors
+    append_le(b, kIntiEdge | kIntiActiveHigh, 2);
+    append_le(b, 1, 1);     // LINT1
     if (any_x2apic) {
-        append(b, kMadtLocalX2ApicNmi, 1);
-        append(b, 12, 1);
-        append(b, kIntiEdge | kIntiActiveHigh, 2);
-        append(b, 0xFFFFFFFF, 4);  // all processors
-        append(b, 1, 1);           // LINT1
-        append(b, 0, 3);
+        append_le(b, kMadtLocalX2ApicNmi, 1);
+        append_le(b, 12, 1);
+        append_le(b, kIntiEdge | kIntiActiveHigh, 2);
+        append_le(b, 0xFFFFFFFF, 4);  // all processors
+        append_le(b, 1, 1);           // LINT1
+        append_le(b, 0, 3);
     }
     return t.finish();
 }
@@ -238,18 +224,18 @@ Bytes build_madt(const AcpiConfig& cfg, const std::string& oem) {
 Bytes build_mcfg(const std::string& oem) {
     Table t("MCFG", 1, oem);
     Bytes& b = t.bytes();
-    append(b, 0, 8);  // reserved
-    append(b, layout::kEcamBase, 8);
-    append(b, 0, 2);    // PCI segment group
-    append(b, 0, 1);    // first bus
-    append(b, layout::kEcamBuses - 1, 1);  // last bus
-    append(b, 0, 4);
+    append_le(b, 0, 8);  // reserved
+    append_le(b, layout::kEcamBase, 8);
+    append_le(b, 0, 2);  // PCI segment group
+    append_le(b, 0, 1);  // first bus
+    append_le(b, layout::kEcamBuses - 1, 1);  // last bus
+    append_le(b, 0, 4);
     return t.finish();
 }
 
 Bytes build_sdt(std::string_view sig, const std::string& oem, const std::vector<uint64_t>& tables, unsigned width) {
     Table t(sig, 1, oem);
-    for (uint64_t addr : tables) append(t.bytes(), addr, width);
+    for (uint64_t addr : tables) append_le(t.bytes(), addr, width);
     return t.finish();
 }
 
@@ -279,11 +265,11 @@ std::vector<uint8_t> build_acpi_tables(const AcpiConfig& cfg, uint64_t base) {
     put_chars(b, 0, "RSD PTR ");
     put_chars(b, 9, oem);
     b[15] = 2;                   // revision: ACPI 2.0+
-    put(b, 16, rsdt, 4);
-    put(b, 20, kRsdpSize, 4);
-    put(b, 24, xsdt, 8);
-    b[8] = checksum_of(b, 0, 20);
-    b[32] = checksum_of(b, 0, kRsdpSize);
+    put_le_n(b, 16, rsdt, 4);
+    put_le_n(b, 20, kRsdpSize, 4);
+    put_le_n(b, 24, xsdt, 8);
+    put_checksum8(std::span(b).first(20), 8);  // the ACPI 1.0 part
+    put_checksum8(std::span(b).first(kRsdpSize), 32);
     return std::move(b);
 }
 

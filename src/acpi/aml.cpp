@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 
 namespace khyve::aml {
 namespace {
@@ -49,10 +50,6 @@ constexpr uint8_t kGeneralMaxFixed = 1 << 3;
 constexpr uint8_t kIoEntireRange = 3;
 constexpr uint8_t kMemReadWrite = 1;
 
-void put_le(Bytes& out, uint64_t value, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
-}
-
 void append(Bytes& out, const Bytes& more) { out.insert(out.end(), more.begin(), more.end()); }
 
 Bytes name_seg(std::string_view seg) {
@@ -71,7 +68,7 @@ Bytes name_seg(std::string_view seg) {
 
 Bytes large_descriptor(uint8_t tag, const Bytes& body) {
     Bytes out{tag};
-    put_le(out, body.size(), 2);
+    append_le(out, body.size(), 2);
     append(out, body);
     return out;
 }
@@ -82,11 +79,11 @@ Bytes address_space(uint8_t tag, unsigned width, uint8_t type, res::Usage usage,
     uint8_t general = kGeneralMinFixed | kGeneralMaxFixed;
     if (usage == res::Usage::kConsumer) general |= kGeneralConsumer;
     Bytes body{type, general, type_flags};
-    put_le(body, 0, width);            // granularity
-    put_le(body, min, width);
-    put_le(body, max, width);
-    put_le(body, 0, width);            // translation offset
-    put_le(body, max - min + 1, width);  // wraps to 0 only for a full 64-bit range, which we never build
+    append_le(body, 0, width);            // granularity
+    append_le(body, min, width);
+    append_le(body, max, width);
+    append_le(body, 0, width);            // translation offset
+    append_le(body, max - min + 1, width);  // wraps to 0 only for a full 64-bit range, which we never build
     return large_descriptor(tag, body);
 }
 
@@ -118,7 +115,7 @@ Bytes pkg_length(uint32_t value) {
     // Lead byte: count of following bytes in bits 7-6, low nibble of the
     // value in bits 3-0; the following bytes carry the rest, low byte first.
     Bytes out{static_cast<uint8_t>((follow << 6) | (value & 0xF))};
-    put_le(out, value >> 4, follow);
+    append_le(out, value >> 4, follow);
     return out;
 }
 
@@ -143,16 +140,16 @@ Bytes integer(uint64_t value) {
     Bytes out;
     if (value <= 0xFF) {
         out.push_back(kBytePrefix);
-        put_le(out, value, 1);
+        append_le(out, value, 1);
     } else if (value <= 0xFFFF) {
         out.push_back(kWordPrefix);
-        put_le(out, value, 2);
+        append_le(out, value, 2);
     } else if (value <= 0xFFFFFFFF) {
         out.push_back(kDWordPrefix);
-        put_le(out, value, 4);
+        append_le(out, value, 4);
     } else {
         out.push_back(kQWordPrefix);
-        put_le(out, value, 8);
+        append_le(out, value, 8);
     }
     return out;
 }
@@ -250,7 +247,7 @@ uint32_t eisa_id_value(std::string_view id) {
         static_cast<uint8_t>((hex(id[3]) << 4) | hex(id[4])),
         static_cast<uint8_t>((hex(id[5]) << 4) | hex(id[6])),
     };
-    return b[0] | (b[1] << 8) | (b[2] << 16) | (static_cast<uint32_t>(b[3]) << 24);
+    return read_le<uint32_t>(b, 0);
 }
 
 Bytes eisa_id(std::string_view id) { return integer(eisa_id_value(id)); }
@@ -275,15 +272,15 @@ Bytes qword_memory(uint64_t min, uint64_t max, Usage usage) {
 
 Bytes memory32_fixed(uint32_t base, uint32_t length) {
     Bytes body{kMemReadWrite};
-    put_le(body, base, 4);
-    put_le(body, length, 4);
+    append_le(body, base, 4);
+    append_le(body, length, 4);
     return large_descriptor(kLargeMemory32Fixed, body);
 }
 
 Bytes io(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length) {
     Bytes out{static_cast<uint8_t>((kSmallIo << 3) | 7), 1 /* 16-bit decode */};
-    put_le(out, min, 2);
-    put_le(out, max, 2);
+    append_le(out, min, 2);
+    append_le(out, max, 2);
     out.push_back(alignment);
     out.push_back(length);
     return out;
@@ -296,7 +293,7 @@ Bytes irq_no_flags(std::initializer_list<unsigned> irqs) {
         mask = static_cast<uint16_t>(mask | (1u << irq));
     }
     Bytes out{static_cast<uint8_t>((kSmallIrq << 3) | 2)};
-    put_le(out, mask, 2);
+    append_le(out, mask, 2);
     return out;
 }
 
@@ -305,7 +302,7 @@ Bytes extended_interrupt(InterruptFlags flags, std::initializer_list<uint32_t> g
     uint8_t f = static_cast<uint8_t>((flags.consumer ? 1 : 0) | (flags.edge ? 2 : 0) |
                                      (flags.active_low ? 4 : 0) | (flags.shared ? 8 : 0));
     Bytes body{f, static_cast<uint8_t>(gsis.size())};
-    for (uint32_t g : gsis) put_le(body, g, 4);
+    for (uint32_t g : gsis) append_le(body, g, 4);
     return large_descriptor(kLargeExtendedIrq, body);
 }
 

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "platform/layout.h"
 
 namespace khyve {
@@ -65,23 +66,7 @@ constexpr std::string_view kOemId = "KHYVE   ";        // 8 bytes
 constexpr std::string_view kProductId = "KHYVE VM    ";  // 12 bytes
 static_assert(kOemId.size() == 8 && kProductId.size() == 12);
 
-void append(Bytes& b, uint64_t value, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(value >> (8 * i)));
-}
-
 void append_chars(Bytes& b, std::string_view s) { b.insert(b.end(), s.begin(), s.end()); }
-
-void put(Bytes& b, size_t off, uint64_t value, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; ++i) b.at(off + i) = static_cast<uint8_t>(value >> (8 * i));
-}
-
-// The byte that makes b[off, off+len) sum to zero, given that the checksum
-// byte itself is still zero.
-uint8_t checksum_of(const Bytes& b, size_t off, size_t len) {
-    uint8_t sum = 0;
-    for (size_t i = 0; i < len; ++i) sum = static_cast<uint8_t>(sum + b.at(off + i));
-    return static_cast<uint8_t>(-sum);
-}
 
 void validate(const MpTableConfig& cfg, uint64_t base) {
     if (base % 16 != 0) throw Error("MP table base must be 16-byte aligned (the guest finds it by scanning)");
@@ -100,23 +85,23 @@ void validate(const MpTableConfig& cfg, uint64_t base) {
 
 void append_io_interrupt(Bytes& b, uint8_t type, uint16_t flags, uint8_t bus, uint8_t bus_irq, uint8_t ioapic,
                          uint8_t pin) {
-    append(b, kEntryIoInterrupt, 1);
-    append(b, type, 1);
-    append(b, flags, 2);
-    append(b, bus, 1);
-    append(b, bus_irq, 1);
-    append(b, ioapic, 1);
-    append(b, pin, 1);
+    append_le(b, kEntryIoInterrupt, 1);
+    append_le(b, type, 1);
+    append_le(b, flags, 2);
+    append_le(b, bus, 1);
+    append_le(b, bus_irq, 1);
+    append_le(b, ioapic, 1);
+    append_le(b, pin, 1);
 }
 
 void append_local_interrupt(Bytes& b, uint8_t type, uint8_t lint) {
-    append(b, kEntryLocalInterrupt, 1);
-    append(b, type, 1);
-    append(b, kFlagsConforming, 2);
-    append(b, kIsaBus, 1);
-    append(b, 0, 1);  // source IRQ: unused for these
-    append(b, kAllLocalApics, 1);
-    append(b, lint, 1);
+    append_le(b, kEntryLocalInterrupt, 1);
+    append_le(b, type, 1);
+    append_le(b, kFlagsConforming, 2);
+    append_le(b, kIsaBus, 1);
+    append_le(b, 0, 1);  // source IRQ: unused for these
+    append_le(b, kAllLocalApics, 1);
+    append_le(b, lint, 1);
 }
 
 }  // namespace
@@ -132,55 +117,55 @@ std::vector<uint8_t> build_mptable(const MpTableConfig& cfg, uint64_t base) {
 
     // Floating pointer structure.
     append_chars(b, "_MP_");
-    append(b, table_addr, 4);
-    append(b, 1, 1);  // length in 16-byte paragraphs
-    append(b, kSpecRev, 1);
-    append(b, 0, 1);  // checksum, below
-    append(b, 0, 1);  // feature 1: 0 = a configuration table is present
-    append(b, 0, 1);  // feature 2: IMCR clear, virtual wire mode
-    append(b, 0, 3);
-    b[10] = checksum_of(b, 0, kPointerSize);
+    append_le(b, table_addr, 4);
+    append_le(b, 1, 1);  // length in 16-byte paragraphs
+    append_le(b, kSpecRev, 1);
+    append_le(b, 0, 1);  // checksum, below
+    append_le(b, 0, 1);  // feature 1: 0 = a configuration table is present
+    append_le(b, 0, 1);  // feature 2: IMCR clear, virtual wire mode
+    append_le(b, 0, 3);
+    put_checksum8(std::span(b).first(kPointerSize), 10);
 
     // Configuration table header; length, entry count and checksum follow.
     const size_t hdr = b.size();
     append_chars(b, "PCMP");
-    append(b, 0, 2);  // base table length
-    append(b, kSpecRev, 1);
-    append(b, 0, 1);  // checksum
+    append_le(b, 0, 2);  // base table length
+    append_le(b, kSpecRev, 1);
+    append_le(b, 0, 1);  // checksum
     append_chars(b, kOemId);
     append_chars(b, kProductId);
-    append(b, 0, 4);  // no OEM table
-    append(b, 0, 2);
-    append(b, 0, 2);  // entry count
-    append(b, layout::kLapicBase, 4);
-    append(b, 0, 2);  // no extended table
-    append(b, 0, 1);
-    append(b, 0, 1);
+    append_le(b, 0, 4);  // no OEM table
+    append_le(b, 0, 2);
+    append_le(b, 0, 2);  // entry count
+    append_le(b, layout::kLapicBase, 4);
+    append_le(b, 0, 2);  // no extended table
+    append_le(b, 0, 1);
+    append_le(b, 0, 1);
 
     // Entries go in type order, as the spec requires.
     for (unsigned id = 0; id < cfg.cpus; ++id) {
-        append(b, kEntryProcessor, 1);
-        append(b, id, 1);
-        append(b, kLapicVersion, 1);
-        append(b, kCpuEnabled | (id == 0 ? kCpuBsp : 0), 1);
-        append(b, kCpuSignature, 4);
-        append(b, kCpuFeatures, 4);
-        append(b, 0, 8);
+        append_le(b, kEntryProcessor, 1);
+        append_le(b, id, 1);
+        append_le(b, kLapicVersion, 1);
+        append_le(b, kCpuEnabled | (id == 0 ? kCpuBsp : 0), 1);
+        append_le(b, kCpuSignature, 4);
+        append_le(b, kCpuFeatures, 4);
+        append_le(b, 0, 8);
         ++entries;
     }
 
     for (auto [id, name] : {std::pair{kPciBus, std::string_view{"PCI   "}}, std::pair{kIsaBus, std::string_view{"ISA   "}}}) {
-        append(b, kEntryBus, 1);
-        append(b, id, 1);
+        append_le(b, kEntryBus, 1);
+        append_le(b, id, 1);
         append_chars(b, name);
         ++entries;
     }
 
-    append(b, kEntryIoapic, 1);
-    append(b, ioapic_id, 1);
-    append(b, kIoapicVersion, 1);
-    append(b, kIoapicEnabled, 1);
-    append(b, layout::kIoapicBase, 4);
+    append_le(b, kEntryIoapic, 1);
+    append_le(b, ioapic_id, 1);
+    append_le(b, kIoapicVersion, 1);
+    append_le(b, kIoapicEnabled, 1);
+    append_le(b, layout::kIoapicBase, 4);
     ++entries;
 
     for (unsigned irq = 0; irq < kIsaIrqs; ++irq) {
@@ -206,9 +191,9 @@ std::vector<uint8_t> build_mptable(const MpTableConfig& cfg, uint64_t base) {
     if (base + b.size() > layout::kAcpiEnd)
         throw Error("MP table for " + std::to_string(cfg.cpus) + " CPUs (" + std::to_string(b.size()) +
                     " bytes) does not fit between its base and the end of the BIOS area");
-    put(b, hdr + 4, table_len, 2);
-    put(b, hdr + 34, entries, 2);
-    b[hdr + 7] = checksum_of(b, hdr, table_len);
+    put_le_n(b, hdr + 4, table_len, 2);
+    put_le_n(b, hdr + 34, entries, 2);
+    put_checksum8(std::span(b).subspan(hdr, table_len), 7);
     return b;
 }
 

@@ -2,7 +2,7 @@
 
 #include <cassert>
 
-#include "boot/le_bytes.h"
+#include "common/le_bytes.h"
 #include "platform/layout.h"
 
 namespace khyve::boot {

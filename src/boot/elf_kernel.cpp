@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "boot/le_bytes.h"
 #include "common/error.h"
+#include "common/le_bytes.h"
 
 namespace khyve::boot {
 namespace {

@@ -8,9 +8,9 @@
 #include "boot/boot_params.h"
 #include "boot/bzimage.h"
 #include "boot/elf_kernel.h"
-#include "boot/le_bytes.h"
 #include "boot/long_mode.h"
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "platform/layout.h"
 
 namespace khyve {

@@ -2,6 +2,9 @@
 
 #include <time.h>
 
+#include <algorithm>
+
+#include "common/le_bytes.h"
 #include "platform/layout.h"
 
 namespace khyve {
@@ -33,15 +36,17 @@ class BlockPort : public BusDevice {
 public:
     BlockPort(std::shared_ptr<AcpiPm> pm, AcpiPm::Block b) : pm_(std::move(pm)), block_(b) {}
     void read(uint64_t offset, std::span<uint8_t> data) override {
-        uint32_t v = 0xffffffffu;
-        if (data.size() <= 4) v = pm_->read(block_, static_cast<unsigned>(offset), static_cast<unsigned>(data.size()));
-        for (size_t i = 0; i < data.size(); ++i) data[i] = i < 4 ? static_cast<uint8_t>(v >> (8 * i)) : 0xff;
+        if (data.size() > 4) {
+            std::fill(data.begin(), data.end(), 0xff);
+            return;
+        }
+        put_le_n(data, 0, pm_->read(block_, static_cast<unsigned>(offset), static_cast<unsigned>(data.size())),
+                 data.size());
     }
     void write(uint64_t offset, std::span<const uint8_t> data) override {
         if (data.size() > 4) return;
-        uint32_t v = 0;
-        for (size_t i = 0; i < data.size(); ++i) v |= static_cast<uint32_t>(data[i]) << (8 * i);
-        pm_->write(block_, static_cast<unsigned>(offset), static_cast<unsigned>(data.size()), v);
+        pm_->write(block_, static_cast<unsigned>(offset), static_cast<unsigned>(data.size()),
+                   static_cast<uint32_t>(read_le_n(data, 0, data.size())));
     }
 
 private:

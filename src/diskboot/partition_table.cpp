@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "diskboot/crc32.h"
 
 namespace khyve::diskboot {
@@ -16,11 +17,6 @@ constexpr uint32_t kMbrSector = 512;
 constexpr unsigned kMaxLogical = 128;       // EBR chain bound; Linux stops far earlier in practice
 constexpr uint32_t kMaxGptEntries = 4096;   // the spec minimum is 128; anything huge is hostile
 constexpr uint64_t kMaxGptArrayBytes = 4u << 20;
-
-uint32_t le32(const uint8_t* p) {
-    return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-}
-uint64_t le64(const uint8_t* p) { return uint64_t(le32(p)) | uint64_t(le32(p + 4)) << 32; }
 
 std::string hex8(unsigned v) {
     char b[8];
@@ -51,8 +47,8 @@ struct MbrEntry {
 };
 
 MbrEntry mbr_entry(const std::vector<uint8_t>& sec, int i) {
-    const uint8_t* e = sec.data() + 446 + 16 * i;
-    return {e[0], e[4], le32(e + 8), le32(e + 12)};
+    const size_t e = 446 + 16 * size_t(i);
+    return {sec.at(e), sec.at(e + 4), read_le<uint32_t>(sec, e + 8), read_le<uint32_t>(sec, e + 12)};
 }
 
 bool has_boot_signature(const std::vector<uint8_t>& sec) {
@@ -149,21 +145,21 @@ PartitionTable parse_gpt_at(const ImageFile& img, uint32_t ss, uint64_t lba, con
     if (lba >= sectors) throw Error(where + " is past the end of the disk");
     auto h = img.read(lba * ss, ss);
     if (std::memcmp(h.data(), "EFI PART", 8) != 0) throw Error(where + ": no 'EFI PART' signature");
-    uint32_t hsize = le32(h.data() + 12);
+    uint32_t hsize = read_le<uint32_t>(h, 12);
     if (hsize < 92 || hsize > ss) throw Error(where + ": bad header size " + std::to_string(hsize));
-    uint32_t stored = le32(h.data() + 16);
+    uint32_t stored = read_le<uint32_t>(h, 16);
     std::vector<uint8_t> copy(h.begin(), h.begin() + hsize);
     std::memset(copy.data() + 16, 0, 4);
     uint32_t computed = crc32(copy);
     if (stored != computed)
         throw Error(where + ": CRC mismatch (stored " + hex32(stored) + ", computed " + hex32(computed) + ")");
-    uint64_t my_lba = le64(h.data() + 24);
-    uint64_t first_usable = le64(h.data() + 40);
-    uint64_t last_usable = le64(h.data() + 48);
-    uint64_t array_lba = le64(h.data() + 72);
-    uint32_t count = le32(h.data() + 80);
-    uint32_t esize = le32(h.data() + 84);
-    uint32_t array_crc = le32(h.data() + 88);
+    uint64_t my_lba = read_le<uint64_t>(h, 24);
+    uint64_t first_usable = read_le<uint64_t>(h, 40);
+    uint64_t last_usable = read_le<uint64_t>(h, 48);
+    uint64_t array_lba = read_le<uint64_t>(h, 72);
+    uint32_t count = read_le<uint32_t>(h, 80);
+    uint32_t esize = read_le<uint32_t>(h, 84);
+    uint32_t array_crc = read_le<uint32_t>(h, 88);
     if (my_lba != lba) throw Error(where + ": claims to be at LBA " + std::to_string(my_lba));
     if (first_usable > last_usable || last_usable >= sectors)
         throw Error(where + ": usable area " + std::to_string(first_usable) + "-" + std::to_string(last_usable) +
@@ -187,16 +183,16 @@ PartitionTable parse_gpt_at(const ImageFile& img, uint32_t ss, uint64_t lba, con
     t.sector_size = ss;
     static const uint8_t zero[16] = {};
     for (uint32_t i = 0; i < count; ++i) {
-        const uint8_t* e = array.data() + uint64_t(i) * esize;
-        if (std::memcmp(e, zero, 16) == 0) continue;
-        uint64_t first = le64(e + 32), last = le64(e + 40);
+        const auto e = std::span<const uint8_t>(array).subspan(uint64_t(i) * esize, esize);
+        if (std::memcmp(e.data(), zero, 16) == 0) continue;
+        uint64_t first = read_le<uint64_t>(e, 32), last = read_le<uint64_t>(e, 40);
         unsigned number = i + 1;
         if (first > last || first < first_usable || last > last_usable)
             throw Error(img.path() + ": GPT partition " + std::to_string(number) + " (sectors " +
                         std::to_string(first) + "-" + std::to_string(last) +
                         ") lies outside the usable area of the disk (" + std::to_string(first_usable) +
                         "-" + std::to_string(last_usable) + ")");
-        std::string type = guid_to_string(e);
+        std::string type = guid_to_string(e.data());
         t.partitions.push_back({number, first * ss, (last - first + 1) * ss, gpt_kind(type), type});
     }
     return t;
@@ -230,10 +226,11 @@ PartitionTable parse_gpt(const ImageFile& img) {
 }  // namespace
 
 std::string guid_to_string(const uint8_t* b) {
+    const std::span<const uint8_t> g(b, 16);
     char s[40];
-    std::snprintf(s, sizeof s, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X", le32(b),
-                  unsigned(b[4] | b[5] << 8), unsigned(b[6] | b[7] << 8), b[8], b[9], b[10], b[11], b[12],
-                  b[13], b[14], b[15]);
+    std::snprintf(s, sizeof s, "%08X-%04X-%04X-%02X%02X-%02X%02X%02X%02X%02X%02X", read_le<uint32_t>(g, 0),
+                  unsigned(read_le<uint16_t>(g, 4)), unsigned(read_le<uint16_t>(g, 6)), b[8], b[9], b[10], b[11],
+                  b[12], b[13], b[14], b[15]);
     return s;
 }
 

@@ -1,8 +1,7 @@
 #include "pci/msix.h"
 
-#include <cstring>
-
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "pci/pci_device.h"
 #include "platform/interrupts.h"
 
@@ -23,11 +22,11 @@ std::array<uint8_t, Msix::kCapSize> Msix::capability(unsigned bar, uint32_t tabl
     std::array<uint8_t, kCapSize> c{};
     c[0] = pci::kCapIdMsix;
     const uint16_t control = static_cast<uint16_t>(vectors() - 1);  // table size, N-1
-    std::memcpy(&c[2], &control, 2);
+    put_le(c, 2, control);
     const uint32_t table = (table_offset & ~7u) | (bar & 7);
     const uint32_t pba = (pba_offset & ~7u) | (bar & 7);
-    std::memcpy(&c[4], &table, 4);
-    std::memcpy(&c[8], &pba, 4);
+    put_le(c, 4, table);
+    put_le(c, 8, pba);
     return c;
 }
 
@@ -70,9 +69,9 @@ void Msix::table_read(uint64_t offset, std::span<uint8_t> data) const {
         }
         const Entry& e = entries_[v];
         uint8_t raw[16];
-        std::memcpy(raw, &e.address, 8);
-        std::memcpy(raw + 8, &e.data, 4);
-        std::memcpy(raw + 12, &e.control, 4);
+        put_le(raw, 0, e.address);
+        put_le(raw, 8, e.data);
+        put_le(raw, 12, e.control);
         data[i] = raw[o % 16];
     }
 }
@@ -86,15 +85,13 @@ void Msix::table_write(uint64_t offset, std::span<const uint8_t> data) {
         if (v >= entries_.size()) break;
         Entry& e = entries_[v];
         uint8_t raw[16];
-        std::memcpy(raw, &e.address, 8);
-        std::memcpy(raw + 8, &e.data, 4);
-        std::memcpy(raw + 12, &e.control, 4);
+        put_le(raw, 0, e.address);
+        put_le(raw, 8, e.data);
+        put_le(raw, 12, e.control);
         raw[o % 16] = data[i];
-        std::memcpy(&e.address, raw, 8);
-        std::memcpy(&e.data, raw + 8, 4);
-        uint32_t ctl;
-        std::memcpy(&ctl, raw + 12, 4);
-        e.control = ctl & 1;  // only the mask bit exists
+        e.address = read_le<uint64_t>(raw, 0);
+        e.data = read_le<uint32_t>(raw, 8);
+        e.control = read_le<uint32_t>(raw, 12) & 1;  // only the mask bit exists
         if (v != last) {
             if (last != ~0ull) sync_route_locked(static_cast<unsigned>(last));
             last = v;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "platform/interrupts.h"
 
 namespace khyve {
@@ -31,15 +32,13 @@ uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 
 void write32(PciDevice& d, unsigned off, uint32_t v) {
     uint8_t b[4];
-    std::memcpy(b, &v, 4);
+    put_le(b, 0, v);
     d.config_write(off, b);
 }
 uint16_t read16(PciDevice& d, unsigned off) {
     uint8_t b[2];
     d.config_read(off, b);
-    uint16_t v;
-    std::memcpy(&v, b, 2);
-    return v;
+    return read_le<uint16_t>(b, 0);
 }
 
 }  // namespace
@@ -128,7 +127,7 @@ void PciBus::assign_resources() {
         if (has_io) cmd |= pci::kCmdIo;
         if (has_mem) cmd |= pci::kCmdMemory;
         uint8_t c[2];
-        std::memcpy(c, &cmd, 2);
+        put_le(c, 0, cmd);
         dev->config_write(pci::kCommand, c);
 
         const uint8_t pin = dev->interrupt_pin();

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "common/le_bytes.h"
 #include "pci/pci_bus.h"
 
 namespace khyve {
@@ -22,7 +23,7 @@ void PciConf1::read(uint64_t offset, std::span<uint8_t> data) {
     }
     if (offset == 0 && data.size() == 4) {
         const uint32_t a = address_.load(std::memory_order_relaxed);
-        std::memcpy(data.data(), &a, 4);
+        put_le(data, 0, a);
         return;
     }
     if (offset < 4) return;
@@ -40,8 +41,7 @@ void PciConf1::write(uint64_t offset, std::span<const uint8_t> data) {
         return;
     }
     if (offset == 0 && data.size() == 4) {
-        uint32_t a;
-        std::memcpy(&a, data.data(), 4);
+        const uint32_t a = read_le<uint32_t>(data, 0);
         address_.store(a & 0x80fffffcu, std::memory_order_relaxed);
         return;
     }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 
 namespace khyve {
 
@@ -15,15 +16,14 @@ bool overlaps(unsigned off, unsigned len, unsigned reg, unsigned reg_len) {
 }  // namespace
 
 PciDevice::PciDevice(const PciIds& ids) {
-    auto put16 = [this](unsigned o, uint16_t v) { std::memcpy(&cfg_[o], &v, 2); };
-    put16(pci::kVendorId, ids.vendor);
-    put16(pci::kDeviceId, ids.device);
+    put_le<uint16_t>(cfg_, pci::kVendorId, ids.vendor);
+    put_le<uint16_t>(cfg_, pci::kDeviceId, ids.device);
     cfg_[pci::kRevision] = ids.revision;
     cfg_[pci::kProgIf] = ids.prog_if;
     cfg_[pci::kSubclass] = ids.subclass;
     cfg_[pci::kClass] = ids.class_code;
-    put16(pci::kSubsystemVendor, ids.subsystem_vendor);
-    put16(pci::kSubsystemId, ids.subsystem_id);
+    put_le<uint16_t>(cfg_, pci::kSubsystemVendor, ids.subsystem_vendor);
+    put_le<uint16_t>(cfg_, pci::kSubsystemId, ids.subsystem_id);
     // Writable: command (I/O, memory, bus master, parity, SERR, INTx disable),
     // cache line size, latency timer, interrupt line. Status bits are RW1C for
     // errors we never raise, so writes there change nothing.
@@ -42,12 +42,12 @@ void PciDevice::set_writable(unsigned offset, std::span<const uint8_t> mask) {
 }
 void PciDevice::set_writable16(unsigned offset, uint16_t mask) {
     uint8_t m[2];
-    std::memcpy(m, &mask, 2);
+    put_le(m, 0, mask);
     set_writable(offset, m);
 }
 void PciDevice::set_writable32(unsigned offset, uint32_t mask) {
     uint8_t m[4];
-    std::memcpy(m, &mask, 4);
+    put_le(m, 0, mask);
     set_writable(offset, m);
 }
 
@@ -58,13 +58,13 @@ uint8_t PciDevice::cfg8(unsigned o) const {
 uint16_t PciDevice::cfg16(unsigned o) const {
     std::lock_guard lk(mu_);
     uint16_t v = 0xffff;
-    if (o + 2 <= kConfigSize) std::memcpy(&v, &cfg_[o], 2);
+    if (o + 2 <= kConfigSize) v = read_le<uint16_t>(cfg_, o);
     return v;
 }
 uint32_t PciDevice::cfg32(unsigned o) const {
     std::lock_guard lk(mu_);
     uint32_t v = ~0u;
-    if (o + 4 <= kConfigSize) std::memcpy(&v, &cfg_[o], 4);
+    if (o + 4 <= kConfigSize) v = read_le<uint32_t>(cfg_, o);
     return v;
 }
 void PciDevice::set_cfg8(unsigned o, uint8_t v) {
@@ -73,11 +73,11 @@ void PciDevice::set_cfg8(unsigned o, uint8_t v) {
 }
 void PciDevice::set_cfg16(unsigned o, uint16_t v) {
     std::lock_guard lk(mu_);
-    if (o + 2 <= kConfigSize) std::memcpy(&cfg_[o], &v, 2);
+    if (o + 2 <= kConfigSize) put_le(cfg_, o, v);
 }
 void PciDevice::set_cfg32(unsigned o, uint32_t v) {
     std::lock_guard lk(mu_);
-    if (o + 4 <= kConfigSize) std::memcpy(&cfg_[o], &v, 4);
+    if (o + 4 <= kConfigSize) put_le(cfg_, o, v);
 }
 
 void PciDevice::add_bar(unsigned index, BarType type, uint64_t size, bool prefetchable) {
@@ -146,14 +146,12 @@ unsigned PciDevice::add_capability(std::span<const uint8_t> body) {
 uint64_t PciDevice::bar_address_locked(unsigned i) const {
     const auto& b = bars_[i];
     if (!b.size) return 0;
-    uint32_t lo;
-    std::memcpy(&lo, &cfg_[pci::kBar0 + 4 * i], 4);
+    const uint32_t lo = read_le<uint32_t>(cfg_, pci::kBar0 + 4 * i);
     switch (b.type) {
         case BarType::kIo: return lo & ~3u;
         case BarType::kMem32: return lo & ~0xfu;
         case BarType::kMem64: {
-            uint32_t hi;
-            std::memcpy(&hi, &cfg_[pci::kBar0 + 4 * i + 4], 4);
+            const uint32_t hi = read_le<uint32_t>(cfg_, pci::kBar0 + 4 * i + 4);
             return (uint64_t{hi} << 32) | (lo & ~0xfu);
         }
     }
@@ -168,8 +166,7 @@ uint64_t PciDevice::bar_address(unsigned i) const {
 
 std::vector<BarRange> PciDevice::decoded_bars_locked() const {
     std::vector<BarRange> out;
-    uint16_t cmd;
-    std::memcpy(&cmd, &cfg_[pci::kCommand], 2);
+    const uint16_t cmd = read_le<uint16_t>(cfg_, pci::kCommand);
     for (unsigned i = 0; i < pci::kNumBars; ++i) {
         const auto& b = bars_[i];
         if (!b.size) continue;
@@ -239,8 +236,7 @@ void PciDevice::update_intx() {
     bool line;
     {
         std::lock_guard lk(mu_);
-        uint16_t cmd;
-        std::memcpy(&cmd, &cfg_[pci::kCommand], 2);
+        const uint16_t cmd = read_le<uint16_t>(cfg_, pci::kCommand);
         // Interrupt Status reflects the device's request even when disabled.
         if (intx_requested_)
             cfg_[pci::kStatus] |= pci::kStatusIntx;

@@ -6,12 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstdio>
 #include <cstring>
 
 #include "block/file_backend.h"
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "platform/pci_emulation.h"
 #include "trace/probes.h"
 #include "virtio/queue.h"
@@ -21,12 +21,6 @@ namespace khyve {
 using namespace virtio_blk;
 
 namespace {
-
-template <class T>
-void put_le(std::array<uint8_t, kConfigSize>& cfg, uint32_t off, T v) {
-    static_assert(std::endian::native == std::endian::little);  // x86 hosts only
-    std::memcpy(cfg.data() + off, &v, sizeof v);
-}
 
 unsigned log2u(uint32_t v) {
     unsigned n = 0;
@@ -202,14 +196,41 @@ void VirtioBlk::count_request(uint32_t type) {
     }
 }
 
+// One request being answered: its slot and header, and the cursors past the
+// header.
+struct VirtioBlk::Request {
+    uint32_t slot;
+    Slot& s;
+    ReqHeader hdr;  // one copy: the guest may change its bytes
+    Reader r;       // the request's data, after the header
+    Writer w;       // what the device writes, then the status byte
+    size_t data_w;  // writable bytes before the status byte
+};
+
 bool VirtioBlk::handle(const DescriptorChain& chain) {
     if (chain.readable_bytes() < sizeof(ReqHeader) || chain.writable_bytes() < 1) {
         queue_->add_used(chain.head(), 0);
         return false;
     }
+    Request q = start_request(chain);
+    switch (q.hdr.type) {
+        case kTIn: handle_in(q); break;
+        case kTOut: handle_out(q); break;
+        case kTFlush: handle_flush(q); break;
+        case kTGetId: handle_get_id(q); break;
+        case kTDiscard:
+        case kTWriteZeroes: handle_discard(q); break;
+        default:
+            take_status(q);
+            finish_now(q.slot, kSUnsupp);
+            break;
+    }
+    return true;
+}
+
+VirtioBlk::Request VirtioBlk::start_request(const DescriptorChain& chain) {
     Reader r = chain.reader();
-    Writer w = chain.writer();
-    const ReqHeader hdr = *r.read_obj<ReqHeader>();  // one copy: the guest may change its bytes
+    const ReqHeader hdr = *r.read_obj<ReqHeader>();
 
     uint32_t slot = free_slots_.back();
     free_slots_.pop_back();
@@ -220,98 +241,83 @@ bool VirtioBlk::handle(const DescriptorChain& chain) {
     s.type = hdr.type;
     s.bytes = 0;
     count_request(hdr.type);
+    return {slot, s, hdr, std::move(r), chain.writer(), chain.writable_bytes() - 1u};
+}
 
-    const size_t data_w = chain.writable_bytes() - 1u;  // the status byte is the last writable byte
-    auto status_of = [&](Writer& wr) {
-        wr.skip(wr.available() - 1);
-        s.status = wr.take_spans(1)[0].data();
-    };
+void VirtioBlk::take_status(Request& q) {
+    q.w.skip(q.w.available() - 1);
+    q.s.status = q.w.take_spans(1)[0].data();
+}
 
-    switch (hdr.type) {
-        case kTIn: {
-            auto spans = w.take_spans(data_w);
-            status_of(w);
-            s.used_len = static_cast<uint32_t>(data_w + 1);
-            if (data_w % 512 || check_range(hdr.sector, data_w) != kSOk) {
-                finish_now(slot, kSIoErr);
-                return true;
-            }
-            for (auto sp : spans) s.iov.push_back({sp.data(), sp.size()});
-            s.bytes = data_w;
-            KHYVE_PROBE_BLK_SUBMIT(hdr.sector, data_w, hdr.type, &s);
-            backend_->read(hdr.sector * 512, s.iov, slot);
-            return true;
-        }
-        case kTOut: {
-            status_of(w);
-            size_t len = r.available();
-            if (backend_->read_only() || len % 512 || check_range(hdr.sector, len) != kSOk) {
-                finish_now(slot, kSIoErr);
-                return true;
-            }
-            for (auto sp : r.take_spans(len)) s.iov.push_back({sp.data(), sp.size()});
-            s.bytes = len;
-            KHYVE_PROBE_BLK_SUBMIT(hdr.sector, len, hdr.type, &s);
-            backend_->write(hdr.sector * 512, s.iov, slot);
-            return true;
-        }
-        case kTFlush:
-            status_of(w);
-            KHYVE_PROBE_BLK_SUBMIT(0, 0, hdr.type, &s);
-            backend_->flush(slot);
-            return true;
-        case kTGetId: {
-            size_t n = std::min(data_w, serial_.size());
-            w.write({reinterpret_cast<const uint8_t*>(serial_.data()), n});
-            status_of(w);
-            s.used_len = static_cast<uint32_t>(n + 1);
-            finish_now(slot, kSOk);
-            return true;
-        }
-        case kTDiscard:
-        case kTWriteZeroes: {
-            status_of(w);
-            bool discard = hdr.type == kTDiscard;
-            if (!(negotiated_ & (discard ? kFDiscard : kFWriteZeroes))) {
-                finish_now(slot, kSUnsupp);
-                return true;
-            }
-            if (backend_->read_only()) {
-                finish_now(slot, kSIoErr);
-                return true;
-            }
-            size_t seg_bytes = r.available();
-            if (seg_bytes == 0 || seg_bytes % sizeof(DiscardSegment)) {
-                finish_now(slot, kSIoErr);
-                return true;
-            }
-            if (seg_bytes / sizeof(DiscardSegment) > 1) {  // max_*_seg advertised as 1
-                finish_now(slot, kSUnsupp);
-                return true;
-            }
-            const DiscardSegment seg = *r.read_obj<DiscardSegment>();
-            if ((seg.flags & ~kFlagUnmap) || (discard && (seg.flags & kFlagUnmap))) {
-                finish_now(slot, kSUnsupp);
-                return true;
-            }
-            if (seg.num_sectors > max_discard_sectors_ ||
-                check_range(seg.sector, uint64_t(seg.num_sectors) * 512) != kSOk) {
-                finish_now(slot, kSIoErr);
-                return true;
-            }
-            uint64_t off = seg.sector * 512, len = uint64_t(seg.num_sectors) * 512;
-            KHYVE_PROBE_BLK_SUBMIT(seg.sector, len, hdr.type, &s);
-            if (discard)
-                backend_->discard(off, len, slot);
-            else
-                backend_->write_zeroes(off, len, seg.flags & kFlagUnmap, slot);
-            return true;
-        }
-        default:
-            status_of(w);
-            finish_now(slot, kSUnsupp);
-            return true;
+void VirtioBlk::handle_in(Request& q) {
+    auto spans = q.w.take_spans(q.data_w);
+    take_status(q);
+    q.s.used_len = static_cast<uint32_t>(q.data_w + 1);
+    if (q.data_w % 512 || check_range(q.hdr.sector, q.data_w) != kSOk) {
+        finish_now(q.slot, kSIoErr);
+        return;
     }
+    for (auto sp : spans) q.s.iov.push_back({sp.data(), sp.size()});
+    q.s.bytes = q.data_w;
+    KHYVE_PROBE_BLK_SUBMIT(q.hdr.sector, q.data_w, q.hdr.type, &q.s);
+    backend_->read(q.hdr.sector * 512, q.s.iov, q.slot);
+}
+
+void VirtioBlk::handle_out(Request& q) {
+    take_status(q);
+    size_t len = q.r.available();
+    if (backend_->read_only() || len % 512 || check_range(q.hdr.sector, len) != kSOk) {
+        finish_now(q.slot, kSIoErr);
+        return;
+    }
+    for (auto sp : q.r.take_spans(len)) q.s.iov.push_back({sp.data(), sp.size()});
+    q.s.bytes = len;
+    KHYVE_PROBE_BLK_SUBMIT(q.hdr.sector, len, q.hdr.type, &q.s);
+    backend_->write(q.hdr.sector * 512, q.s.iov, q.slot);
+}
+
+void VirtioBlk::handle_flush(Request& q) {
+    take_status(q);
+    KHYVE_PROBE_BLK_SUBMIT(0, 0, q.hdr.type, &q.s);
+    backend_->flush(q.slot);
+}
+
+void VirtioBlk::handle_get_id(Request& q) {
+    size_t n = std::min(q.data_w, serial_.size());
+    q.w.write({reinterpret_cast<const uint8_t*>(serial_.data()), n});
+    take_status(q);
+    q.s.used_len = static_cast<uint32_t>(n + 1);
+    finish_now(q.slot, kSOk);
+}
+
+// DISCARD and WRITE_ZEROES.
+void VirtioBlk::handle_discard(Request& q) {
+    take_status(q);
+    DiscardSegment seg{};
+    if (const uint8_t status = read_discard_segment(q, seg); status != kSOk) {
+        finish_now(q.slot, status);
+        return;
+    }
+    uint64_t off = seg.sector * 512, len = uint64_t(seg.num_sectors) * 512;
+    KHYVE_PROBE_BLK_SUBMIT(seg.sector, len, q.hdr.type, &q.s);
+    if (q.hdr.type == kTDiscard)
+        backend_->discard(off, len, q.slot);
+    else
+        backend_->write_zeroes(off, len, seg.flags & kFlagUnmap, q.slot);
+}
+
+uint8_t VirtioBlk::read_discard_segment(Request& q, DiscardSegment& seg) const {
+    const bool discard = q.hdr.type == kTDiscard;
+    if (!(negotiated_ & (discard ? kFDiscard : kFWriteZeroes))) return kSUnsupp;
+    if (backend_->read_only()) return kSIoErr;
+    size_t seg_bytes = q.r.available();
+    if (seg_bytes == 0 || seg_bytes % sizeof(DiscardSegment)) return kSIoErr;
+    if (seg_bytes / sizeof(DiscardSegment) > 1) return kSUnsupp;  // max_*_seg advertised as 1
+    seg = *q.r.read_obj<DiscardSegment>();
+    if ((seg.flags & ~kFlagUnmap) || (discard && (seg.flags & kFlagUnmap))) return kSUnsupp;
+    if (seg.num_sectors > max_discard_sectors_ || check_range(seg.sector, uint64_t(seg.num_sectors) * 512) != kSOk)
+        return kSIoErr;
+    return kSOk;
 }
 
 namespace {

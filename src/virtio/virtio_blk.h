@@ -154,9 +154,24 @@ private:
         int64_t result;
     };
 
+    struct Request;  // virtio_blk.cpp
+
     void process_queue();
     // false: the chain could not be answered (the device then needs a reset).
     bool handle(const DescriptorChain& chain);
+    // Takes a slot for the chain and reads its header.
+    Request start_request(const DescriptorChain& chain);
+    // Skips to the status byte, the last writable byte, and keeps it in the slot.
+    static void take_status(Request& q);
+    // One per request type; each answers now or hands the request to the backend.
+    void handle_in(Request& q);
+    void handle_out(Request& q);
+    void handle_flush(Request& q);
+    void handle_get_id(Request& q);
+    void handle_discard(Request& q);  // and WRITE_ZEROES
+    // The DISCARD / WRITE_ZEROES segment into seg; the status to finish with
+    // at once, or kSOk when it can go to the backend.
+    uint8_t read_discard_segment(Request& q, virtio_blk::DiscardSegment& seg) const;
     void finish_now(uint32_t slot, uint8_t status);
     void count_request(uint32_t type);
     void backend_done(uint64_t tag, int64_t result);

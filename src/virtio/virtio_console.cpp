@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "platform/pci_emulation.h"
 #include "virtio/queue.h"
 
@@ -65,8 +66,7 @@ VirtioConsole::~VirtioConsole() {
 
 void VirtioConsole::read_config(uint32_t offset, std::span<uint8_t> data) {
     uint8_t cfg[kConfigSize] = {};  // cols, rows 0 (no SIZE); max_nr_ports 1
-    uint32_t ports = 1;
-    std::memcpy(cfg + kCfgMaxPorts, &ports, 4);
+    put_le<uint32_t>(cfg, kCfgMaxPorts, 1);
     if (offset > kConfigSize || data.size() > kConfigSize - offset) {
         std::memset(data.data(), 0, data.size());
         return;

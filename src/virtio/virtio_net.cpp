@@ -13,6 +13,7 @@
 
 #include "common/config_values.h"
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "common/size.h"
 #include "net/tap.h"
 #include "virtio/queue.h"
@@ -80,10 +81,9 @@ VirtioNet::VirtioNet(std::unique_ptr<NetPort> port, Options o)
 void VirtioNet::read_config(uint32_t offset, std::span<uint8_t> data) {
     uint8_t cfg[kConfigSize] = {};
     std::memcpy(cfg + kCfgMac, mac_.data(), 6);
-    uint16_t st = status_.load(), pairs = 1, mtu = mtu_;
-    std::memcpy(cfg + kCfgStatus, &st, 2);
-    std::memcpy(cfg + kCfgMaxPairs, &pairs, 2);
-    std::memcpy(cfg + kCfgMtu, &mtu, 2);
+    put_le<uint16_t>(cfg, kCfgStatus, status_.load());
+    put_le<uint16_t>(cfg, kCfgMaxPairs, 1);
+    put_le<uint16_t>(cfg, kCfgMtu, mtu_);
     if (offset > kConfigSize || data.size() > kConfigSize - offset) {
         std::memset(data.data(), 0, data.size());
         return;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 #include "virtio/device_worker.h"
 #include "memory/guest_memory.h"
 #include "platform/interrupts.h"
@@ -87,8 +88,8 @@ std::vector<uint8_t> virtio_cap(uint8_t type, uint32_t offset, uint32_t length, 
     c[2] = static_cast<uint8_t>(c.size());  // cap_len
     c[3] = type;
     c[4] = VirtioPci::kBar;
-    std::memcpy(&c[8], &offset, 4);
-    std::memcpy(&c[12], &length, 4);
+    put_le<uint32_t>(c, 8, offset);
+    put_le<uint32_t>(c, 12, length);
     return c;
 }
 
@@ -142,7 +143,7 @@ VirtioPci::VirtioPci(std::shared_ptr<VirtioDevice> device, const GuestMemory& me
 
     add_capability(virtio_cap(kCapCommon, kCommonCfg, 0x1000, 0));
     auto notify = virtio_cap(kCapNotify, kNotify, kNotifyMultiplier * num_queues_, 4);
-    std::memcpy(&notify[16], &kNotifyMultiplier, 4);
+    put_le<uint32_t>(notify, 16, kNotifyMultiplier);
     add_capability(notify);
     add_capability(virtio_cap(kCapIsr, kIsr, 0x1000, 0));
     if (device_->config_size())
@@ -343,7 +344,7 @@ void VirtioPci::write_status(uint8_t v) {
 
 void VirtioPci::common_image(uint8_t* img) {
     std::memset(img, 0, kCommonSize);
-    auto put = [img](unsigned off, uint64_t v, unsigned size) { std::memcpy(img + off, &v, size); };
+    auto put = [img](unsigned off, uint64_t v, unsigned size) { put_le_n({img, kCommonSize}, off, v, size); };
     put(kDeviceFeatureSelect, device_feature_select_, 4);
     put(kDeviceFeature,
         device_feature_select_ < 2 ? offered_features() >> (32 * device_feature_select_) : 0, 4);
@@ -473,9 +474,7 @@ void VirtioPci::bar_write(unsigned bar, uint64_t offset, std::span<const uint8_t
                 const uint64_t o = offset + i;
                 if (o >= f.off && o < f.off + f.size) img[o] = data[i];
             }
-            uint64_t v = 0;
-            std::memcpy(&v, img + f.off, f.size);
-            common_apply(f.off, v);
+            common_apply(f.off, read_le_n(img, f.off, f.size));
         }
     } else if (offset < kDeviceCfg) {
         // ISR is read-only.
@@ -502,9 +501,7 @@ void VirtioPci::config_reading(unsigned offset, unsigned len) {
     uint8_t buf[4] = {0, 0, 0, 0};
     if (bar == kBar && (n == 1 || n == 2 || n == 4) && off % n == 0 && off + n <= kBarSize)
         bar_read(kBar, off, {buf, n});
-    uint32_t v;
-    std::memcpy(&v, buf, 4);
-    set_cfg32(pcicfg_cap_ + kPciCfgData, v);
+    set_cfg32(pcicfg_cap_ + kPciCfgData, read_le<uint32_t>(buf, 0));
 }
 
 void VirtioPci::config_written(unsigned offset, unsigned len) {
@@ -516,8 +513,7 @@ void VirtioPci::config_written(unsigned offset, unsigned len) {
         const uint32_t n = cfg32(pcicfg_cap_ + kPciCfgLength);
         if (bar == kBar && (n == 1 || n == 2 || n == 4) && off % n == 0 && off + n <= kBarSize) {
             uint8_t buf[4];
-            const uint32_t v = cfg32(pcicfg_cap_ + kPciCfgData);
-            std::memcpy(buf, &v, 4);
+            put_le<uint32_t>(buf, 0, cfg32(pcicfg_cap_ + kPciCfgData));
             bar_write(kBar, off, {buf, n});
         }
     }
