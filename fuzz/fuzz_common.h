@@ -1,6 +1,7 @@
 // Pieces the fuzz targets share: fake guest RAM that ASan can police (one
-// heap block per region, so a byte past the end is caught), an interrupt
-// controller and virtio plumbing that only count.
+// heap block per region, so a byte past the end is caught) and virtio
+// plumbing that only counts. The interrupt controller is the unit tests'
+// (tests/unit/test_fakes.h).
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 
 #include "memory/guest_memory.h"
 #include "virtio/virtio_device.h"
-#include "platform/interrupts.h"
+#include "test_fakes.h"
 
 namespace khyve::fuzz {
 
@@ -34,19 +35,6 @@ struct FakeRam {
             return;
         }
     }
-};
-
-struct NullMsiRoute : MsiRoute {
-    int eventfd() const override { return -1; }
-    void update(uint64_t, uint32_t, bool) override {}
-    void trigger() override {}
-};
-
-struct CountingIrq : InterruptController {
-    unsigned lines = 0, msis = 0;
-    void set_irq_line(unsigned, bool) override { ++lines; }
-    void signal_msi(uint64_t, uint32_t) override { ++msis; }
-    std::unique_ptr<MsiRoute> create_msi_route() override { return std::make_unique<NullMsiRoute>(); }
 };
 
 struct CountingInterrupt : VirtioInterrupt {

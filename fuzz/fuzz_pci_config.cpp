@@ -21,7 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FuzzedDataProvider in(data, size);
     fuzz::FakeRam ram;
     ram.add(0, 0x100000);
-    fuzz::CountingIrq irq;
+    test::FakeIrq irq;
 
     PciWindows w;
     w.mem64_base = 0x800000000ull;

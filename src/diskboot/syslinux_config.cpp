@@ -1,6 +1,8 @@
 #include "diskboot/syslinux_config.h"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "diskboot/text_lines.h"
 
@@ -65,115 +67,162 @@ std::string strip_hotkey_marks(const std::string& s) {
     return out;
 }
 
-}  // namespace
+std::string first_word(const std::string& s) {
+    std::string word, ignored;
+    split_keyword(s, word, ignored);
+    return word;
+}
 
-ParsedConfig parse_syslinux(std::string_view text) {
-    ParsedConfig cfg;
+// What the file's lines say, before DEFAULT is resolved.
+struct Script {
+    std::vector<Label> labels;
+    std::string default_cmd, ontimeout;
+    std::optional<std::string> global_append;  // an APPEND before the first LABEL
+};
+
+// ---- tokenise: one line at a time into the Script ----
+
+// Keywords that boot something other than a Linux kernel.
+bool is_non_linux_keyword(const std::string& key) {
+    return key == "localboot" || key == "com32" || key == "config" || key == "boot" || key == "bss" ||
+           key == "pxe" || key == "fdimage" || key == "comboot";
+}
+
+// TIMEOUT is in tenths of a second (0 means wait for the user); nullopt if it
+// is not a number of at most nine digits.
+std::optional<int> timeout_seconds(const std::string& tenths) {
+    if (tenths.empty() || tenths.size() > 9) return std::nullopt;
+    for (char c : tenths)
+        if (c < '0' || c > '9') return std::nullopt;
+    return int((std::stoul(tenths) + 9) / 10);
+}
+
+void apply_menu(const std::string& rest, Label& cur) {
+    std::string sub, arg;
+    split_keyword(rest, sub, arg);
+    sub = lower(sub);
+    if (sub == "label") cur.menu_label = strip_hotkey_marks(arg);
+    else if (sub == "default") cur.menu_default = true;
+}
+
+// Applies one non-comment line; false when the rest of the file is ignored.
+bool apply_line(const std::string& line, Script& s, ParsedConfig& cfg) {
+    std::string key, rest;
+    split_keyword(line, key, rest);
+    key = lower(key);
+    Label* cur = s.labels.empty() ? nullptr : &s.labels.back();
+    if (key == "label") {
+        if (s.labels.size() >= kMaxEntries) {
+            cfg.notes.push_back("more than " + std::to_string(kMaxEntries) + " labels; the rest ignored");
+            return false;
+        }
+        s.labels.push_back({});
+        s.labels.back().name = rest;
+    } else if (key == "menu") {
+        if (cur) apply_menu(rest, *cur);
+    } else if (key == "kernel" || key == "linux") {
+        if (cur) cur->kernel = first_word(rest);
+    } else if (key == "initrd") {
+        if (cur) cur->initrd_list = rest;
+    } else if (key == "append") {
+        std::string value = rest == "-" ? "" : rest;
+        if (cur) cur->append = value;
+        else s.global_append = value;
+    } else if (key == "default") {
+        s.default_cmd = rest;
+    } else if (key == "ontimeout") {
+        s.ontimeout = rest;
+    } else if (key == "timeout") {
+        if (auto seconds = timeout_seconds(rest)) cfg.timeout_seconds = *seconds;
+    } else if (is_non_linux_keyword(key)) {
+        if (cur) cur->not_linux = true;
+    } else if (key == "include" || key == "menu.include") {
+        cfg.notes.push_back("INCLUDE " + rest + " not followed");
+    }
+    return true;
+}
+
+Script tokenise(std::string_view text, ParsedConfig& cfg) {
     size_t dropped = 0;
     auto lines = config_lines(text, &dropped);
     if (dropped) cfg.notes.push_back(std::to_string(dropped) + " over-long line(s) ignored");
-
-    std::vector<Label> labels;
-    std::string default_cmd, ontimeout, global_append;
-    bool have_global_append = false;
+    Script s;
     for (const auto& line : lines) {
         if (line.empty() || line[0] == '#') continue;
-        std::string key, rest;
-        split_keyword(line, key, rest);
-        key = lower(key);
-        Label* cur = labels.empty() ? nullptr : &labels.back();
-        if (key == "label") {
-            if (labels.size() >= kMaxEntries) {
-                cfg.notes.push_back("more than " + std::to_string(kMaxEntries) + " labels; the rest ignored");
-                break;
-            }
-            labels.push_back({});
-            labels.back().name = rest;
-        } else if (key == "menu") {
-            std::string sub, arg;
-            split_keyword(rest, sub, arg);
-            sub = lower(sub);
-            if (sub == "label" && cur) cur->menu_label = strip_hotkey_marks(arg);
-            else if (sub == "default" && cur) cur->menu_default = true;
-        } else if (key == "kernel" || key == "linux") {
-            std::string path, ignored;
-            split_keyword(rest, path, ignored);
-            if (cur) cur->kernel = path;
-        } else if (key == "initrd") {
-            if (cur) cur->initrd_list = rest;
-        } else if (key == "append") {
-            std::string value = rest == "-" ? "" : rest;
-            if (cur) {
-                cur->append = value;
-            } else {
-                global_append = value;
-                have_global_append = true;
-            }
-        } else if (key == "default") {
-            default_cmd = rest;
-        } else if (key == "ontimeout") {
-            ontimeout = rest;
-        } else if (key == "timeout") {
-            // Tenths of a second; 0 means wait for the user.
-            unsigned long tenths = 0;
-            bool ok = !rest.empty() && rest.size() <= 9;
-            for (char c : rest) ok = ok && c >= '0' && c <= '9';
-            if (ok) {
-                tenths = std::stoul(rest);
-                cfg.timeout_seconds = int((tenths + 9) / 10);
-            }
-        } else if (key == "localboot" || key == "com32" || key == "config" || key == "boot" || key == "bss" ||
-                   key == "pxe" || key == "fdimage" || key == "comboot") {
-            if (cur) cur->not_linux = true;
-        } else if (key == "include" || key == "menu.include") {
-            cfg.notes.push_back("INCLUDE " + rest + " not followed");
-        }
+        if (!apply_line(line, s, cfg)) break;
     }
+    return s;
+}
 
-    // DEFAULT may also be a bare kernel command line rather than a label.
-    auto find_label = [&](const std::string& cmd) -> std::optional<size_t> {
-        std::string name, ignored;
-        split_keyword(cmd, name, ignored);
-        for (size_t i = 0; i < labels.size(); ++i)
-            if (labels[i].name == name) return i;
-        for (size_t i = 0; i < labels.size(); ++i)
-            if (lower(labels[i].name) == lower(name)) return i;
-        return std::nullopt;
-    };
-    std::optional<size_t> default_label;
-    for (size_t i = 0; i < labels.size() && !default_label; ++i)
-        if (labels[i].menu_default) default_label = i;
-    if (!default_label && !ontimeout.empty()) default_label = find_label(ontimeout);
-    if (!default_label && !default_cmd.empty()) {
-        default_label = find_label(default_cmd);
-        if (!default_label && labels.size() < kMaxEntries) {
-            Label implicit;
-            std::string options;
-            split_keyword(default_cmd, implicit.kernel, options);
-            if (!options.empty()) implicit.append = options;
-            implicit.name = implicit.kernel;
-            labels.insert(labels.begin(), implicit);
-            default_label = 0;
-        }
-    }
+// ---- resolve the default label ----
 
-    for (size_t i = 0; i < labels.size(); ++i) {
-        Label& l = labels[i];
-        if (l.not_linux || l.kernel.empty() || is_module_or_image(l.kernel)) {
+// The label a DEFAULT or ONTIMEOUT command names: exact name first, then
+// ignoring case.
+std::optional<size_t> find_label(const std::vector<Label>& labels, const std::string& cmd) {
+    std::string name = first_word(cmd);
+    for (size_t i = 0; i < labels.size(); ++i)
+        if (labels[i].name == name) return i;
+    for (size_t i = 0; i < labels.size(); ++i)
+        if (lower(labels[i].name) == lower(name)) return i;
+    return std::nullopt;
+}
+
+// MENU DEFAULT, else ONTIMEOUT, else DEFAULT. A DEFAULT that names no label
+// is a bare kernel command line: it becomes a label of its own, put first.
+std::optional<size_t> resolve_default(Script& s) {
+    for (size_t i = 0; i < s.labels.size(); ++i)
+        if (s.labels[i].menu_default) return i;
+    if (!s.ontimeout.empty())
+        if (auto i = find_label(s.labels, s.ontimeout)) return i;
+    if (s.default_cmd.empty()) return std::nullopt;
+    if (auto i = find_label(s.labels, s.default_cmd)) return i;
+    if (s.labels.size() >= kMaxEntries) return std::nullopt;
+    Label implicit;
+    std::string options;
+    split_keyword(s.default_cmd, implicit.kernel, options);
+    if (!options.empty()) implicit.append = options;
+    implicit.name = implicit.kernel;
+    s.labels.insert(s.labels.begin(), implicit);
+    return 0;
+}
+
+// ---- emit: the labels that boot Linux, as entries ----
+
+bool boots_linux(const Label& l) {
+    return !l.not_linux && !l.kernel.empty() && !is_module_or_image(l.kernel);
+}
+
+ConfigEntry to_entry(const Label& l, const std::optional<std::string>& global_append) {
+    ConfigEntry e;
+    e.id = l.name;
+    e.label = l.menu_label.empty() ? l.name : l.menu_label;
+    e.kernel = l.kernel;
+    e.cmdline = l.append ? *l.append : global_append.value_or("");
+    std::string from_append = take_initrd_option(e.cmdline);
+    e.initrds = split_commas(l.initrd_list.empty() ? from_append : l.initrd_list);
+    return e;
+}
+
+void emit(const Script& s, std::optional<size_t> default_label, ParsedConfig& cfg) {
+    for (size_t i = 0; i < s.labels.size(); ++i) {
+        const Label& l = s.labels[i];
+        if (!boots_linux(l)) {
             if (!l.kernel.empty() || l.not_linux)
                 cfg.notes.push_back("label " + l.name + " does not boot a Linux kernel");
             continue;
         }
-        ConfigEntry e;
-        e.id = l.name;
-        e.label = l.menu_label.empty() ? l.name : l.menu_label;
-        e.kernel = l.kernel;
-        e.cmdline = l.append ? *l.append : (have_global_append ? global_append : "");
-        std::string from_append = take_initrd_option(e.cmdline);
-        e.initrds = split_commas(l.initrd_list.empty() ? from_append : l.initrd_list);
-        if (default_label && *default_label == i) cfg.default_index = cfg.entries.size();
-        cfg.entries.push_back(std::move(e));
+        if (default_label == i) cfg.default_index = cfg.entries.size();
+        cfg.entries.push_back(to_entry(l, s.global_append));
     }
+}
+
+}  // namespace
+
+ParsedConfig parse_syslinux(std::string_view text) {
+    ParsedConfig cfg;
+    Script s = tokenise(text, cfg);
+    std::optional<size_t> default_label = resolve_default(s);
+    emit(s, default_label, cfg);
     return cfg;
 }
 

@@ -10,21 +10,10 @@
 #include "pci/lpc.h"
 #include "pci/pci_conf1.h"
 #include "pci/pci_ecam.h"
-#include "platform/interrupts.h"
+#include "test_fakes.h"
 
 namespace khyve {
 namespace {
-
-struct LineIrq : InterruptController {
-    std::map<unsigned, bool> lines;
-    int changes = 0;
-    void set_irq_line(unsigned gsi, bool level) override {
-        lines[gsi] = level;
-        ++changes;
-    }
-    void signal_msi(uint64_t, uint32_t) override {}
-    std::unique_ptr<MsiRoute> create_msi_route() override { return nullptr; }
-};
 
 // A device whose BARs record accesses.
 struct BarDev : PciDevice {
@@ -262,7 +251,7 @@ TEST(PciBus, WindowExhaustion) {
 }
 
 TEST(PciBus, IntxRoutingAndSharedLines) {
-    LineIrq irq;
+    test::FakeIrq irq;
     auto bus = std::make_shared<PciBus>(test_windows(), &irq);
     auto s3 = std::make_shared<BarDev>();
     auto s11 = std::make_shared<BarDev>();  // (11 + 0) % 8 == 3: same GSI as slot 3

@@ -8,7 +8,7 @@
 #include "pci/hostbridge.h"
 #include "pci/lpc.h"
 #include "pci/msix.h"
-#include "platform/interrupts.h"
+#include "test_fakes.h"
 
 namespace khyve {
 namespace {
@@ -151,29 +151,7 @@ TEST(PciDevice, HostBridgesAndLpc) {
 
 // ---- MSI-X ----
 
-struct FakeRoute : MsiRoute {
-    uint64_t address = 0;
-    uint32_t data = 0;
-    bool masked = true;
-    int triggers = 0;
-    int eventfd() const override { return -1; }
-    void update(uint64_t a, uint32_t d, bool m) override {
-        address = a;
-        data = d;
-        masked = m;
-    }
-    void trigger() override { ++triggers; }
-};
-struct FakeIrq : InterruptController {
-    std::vector<FakeRoute*> routes;
-    void set_irq_line(unsigned, bool) override {}
-    void signal_msi(uint64_t, uint32_t) override {}
-    std::unique_ptr<MsiRoute> create_msi_route() override {
-        auto r = std::make_unique<FakeRoute>();
-        routes.push_back(r.get());
-        return r;
-    }
-};
+using test::FakeIrq;
 
 TEST(PciMsix, TableWritesUpdateRoutes) {
     FakeIrq irq;

@@ -14,6 +14,7 @@
 #include "pci/pci_bus.h"
 #include "platform/interrupts.h"
 #include "virtio/virtio_rng.h"
+#include "test_fakes.h"
 
 namespace khyve {
 namespace {
@@ -22,39 +23,7 @@ using namespace std::chrono_literals;
 
 // ---- fakes ----
 
-struct FakeRoute : MsiRoute {
-    std::atomic<int> triggers{0};
-    std::atomic<bool> masked{true};
-    uint64_t address = 0;
-    uint32_t data = 0;
-    int eventfd() const override { return -1; }
-    void update(uint64_t a, uint32_t d, bool m) override {
-        address = a;
-        data = d;
-        masked = m;
-    }
-    void trigger() override { ++triggers; }
-};
-
-struct FakeIrq : InterruptController {
-    std::vector<FakeRoute*> routes;
-    std::mutex mu;
-    std::map<unsigned, bool> lines;
-    void set_irq_line(unsigned gsi, bool level) override {
-        std::lock_guard lk(mu);
-        lines[gsi] = level;
-    }
-    bool line(unsigned gsi) {
-        std::lock_guard lk(mu);
-        return lines[gsi];
-    }
-    void signal_msi(uint64_t, uint32_t) override {}
-    std::unique_ptr<MsiRoute> create_msi_route() override {
-        auto r = std::make_unique<FakeRoute>();
-        routes.push_back(r.get());
-        return r;
-    }
-};
+using test::FakeIrq;
 
 struct FakeIoEvents : IoEventRegistry {
     bool accept = true;
