@@ -28,9 +28,13 @@ public:
     const std::vector<MemoryRegion>& regions() const { return regions_; }
 
     // Host view of [gpa, gpa+len), or nullopt unless it lies wholly inside one
-    // region. len == 0 is allowed when gpa is inside (or at the end of) a region.
+    // region (one span cannot cover two mappings, even adjacent ones: callers
+    // that need such ranges use read/write). len == 0 is allowed when gpa is
+    // inside (or at the end of) a region.
     std::optional<std::span<uint8_t>> slice(uint64_t gpa, uint64_t len) const;
 
+    // Copies [gpa, gpa+len) out of or into guest RAM, across adjacent regions;
+    // false (and nothing copied) when any byte of it is not RAM.
     bool read(uint64_t gpa, void* dst, uint64_t len) const;
     bool write(uint64_t gpa, const void* src, uint64_t len) const;
 
@@ -51,6 +55,10 @@ public:
     uint64_t total_size() const;
 
 private:
+    // fn(host, offset_in_range, n) over each region piece of the range;
+    // false at the first byte that is not RAM.
+    template <class Fn>
+    bool walk(uint64_t gpa, uint64_t len, Fn&& fn) const;
     std::vector<MemoryRegion> regions_;  // sorted by gpa
 };
 
