@@ -90,7 +90,7 @@ std::unique_ptr<FileBackend> FileBackend::open(const BlockOpenOptions& o) {
         b->len_align_ = off;
     }
 
-    auto done = [raw = b.get()](BlockOp* op) { raw->done(op); };
+    auto done = [raw = b.get()](std::unique_ptr<BlockOp> op) { raw->done(std::move(op)); };
     if (o.syscall_hook && o.engine != BlockOpenOptions::Engine::kThread)
         throw Error("virtio-blk: syscall_hook needs the thread engine");
     if (o.engine != BlockOpenOptions::Engine::kThread) b->engine_ = make_uring_engine(fd, done, o.caller_reaps);
@@ -118,8 +118,10 @@ void FileBackend::start(BlockOpParams p) {
     p.write_through = write_through_ || sync_;
     p.mem_align = mem_align_;
     p.len_align = len_align_;
-    auto* op = new (std::nothrow) BlockOp(p);
-    if (!op) {
+    std::unique_ptr<BlockOp> op;
+    try {
+        op = std::make_unique<BlockOp>(p);
+    } catch (const std::bad_alloc&) {
         refuse(p.tag, ENOMEM);
         return;
     }
@@ -128,13 +130,13 @@ void FileBackend::start(BlockOpParams p) {
         ++inflight_;
     }
     if (op->finished()) {
-        done(op);
+        done(std::move(op));
         return;
     }
-    engine_->submit(op);
+    engine_->submit(std::move(op));
 }
 
-void FileBackend::done(BlockOp* op) {
+void FileBackend::done(std::unique_ptr<BlockOp> op) {
     int64_t r = op->result();
     if (op->kind() == BlockOpKind::kFlush) {
         if (r < 0) flush_failed_ = true;
@@ -142,7 +144,7 @@ void FileBackend::done(BlockOp* op) {
         if (flush_failed_) r = -EIO;
     }
     uint64_t tag = op->tag();
-    delete op;
+    op.reset();
     if (completion_) completion_(tag, r);
     {
         std::lock_guard lk(inflight_mu_);

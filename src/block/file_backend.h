@@ -69,7 +69,7 @@ public:
 private:
     FileBackend() = default;
     void start(BlockOpParams p);
-    void done(BlockOp* op);
+    void done(std::unique_ptr<BlockOp> op);
     void refuse(uint64_t tag, int err);
 
     Fd fd_;

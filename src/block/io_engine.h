@@ -11,14 +11,14 @@
 namespace khyve {
 
 // Called once per op, when op->finished(), on an engine thread or inline in
-// submit(). Takes ownership of the op.
-using IoDoneFn = std::function<void(BlockOp*)>;
+// submit(), and given the op.
+using IoDoneFn = std::function<void(std::unique_ptr<BlockOp>)>;
 
 class IoEngine {
 public:
     virtual ~IoEngine() = default;
-    // op is unfinished; the engine owns it until it passes it to done.
-    virtual void submit(BlockOp* op) = 0;
+    // op is unfinished; the engine holds it until it passes it to done.
+    virtual void submit(std::unique_ptr<BlockOp> op) = 0;
     virtual void commit() = 0;
     virtual const char* name() const = 0;
     // Engines reaped by their owner's event loop: an fd that turns readable

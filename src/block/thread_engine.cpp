@@ -52,10 +52,10 @@ public:
         worker_.join();
     }
 
-    void submit(BlockOp* op) override {
+    void submit(std::unique_ptr<BlockOp> op) override {
         {
             std::lock_guard lk(mu_);
-            queue_.push_back(op);
+            queue_.push_back(std::move(op));
         }
         cv_.notify_one();
     }
@@ -69,12 +69,12 @@ private:
         for (;;) {
             cv_.wait(lk, [this] { return stop_ || !queue_.empty(); });
             if (queue_.empty()) return;  // stop_ and nothing left
-            BlockOp* op = queue_.front();
+            std::unique_ptr<BlockOp> op = std::move(queue_.front());
             queue_.pop_front();
             lk.unlock();
             while (!op->advance(run_(fd_, op->step()))) {
             }
-            done_(op);
+            done_(std::move(op));
             lk.lock();
         }
     }
@@ -84,7 +84,7 @@ private:
     StepRunner run_;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<BlockOp*> queue_;
+    std::deque<std::unique_ptr<BlockOp>> queue_;
     bool stop_ = false;
     std::thread worker_;
 };

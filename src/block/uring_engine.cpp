@@ -57,12 +57,12 @@ public:
         io_uring_queue_exit(&ring_);
     }
 
-    void submit(BlockOp* op) override {
+    void submit(std::unique_ptr<BlockOp> op) override {
         std::unique_lock lk(mu_);
         if (!prep_locked(op)) {
             lk.unlock();
             op->advance(-EIO);
-            done_(op);
+            done_(std::move(op));
             return;
         }
         ++pending_;
@@ -104,7 +104,11 @@ private:
         if (pending_) io_uring_submit(&ring_);
         pending_ = 0;
     }
-    bool prep_locked(BlockOp* op) {
+    // Puts op's next step on the ring. On success the ring holds the op: it
+    // is released into the SQE's user_data and adopted back from the CQE in
+    // complete(), the one place a raw BlockOp pointer exists. On failure op
+    // stays with the caller.
+    bool prep_locked(std::unique_ptr<BlockOp>& op) {
         io_uring_sqe* sqe = get_sqe_locked();
         if (!sqe) return false;
         const BlockStep& s = op->step();
@@ -123,7 +127,7 @@ private:
                                         static_cast<off_t>(s.len));
                 break;
         }
-        io_uring_sqe_set_data(sqe, op);
+        io_uring_sqe_set_data(sqe, op.release());
         return true;
     }
 
@@ -141,12 +145,12 @@ private:
     // One CQE: the op is done, or its next step goes out at once. false for
     // the stop token.
     bool complete(io_uring_cqe* cqe) {
-        auto* op = static_cast<BlockOp*>(io_uring_cqe_get_data(cqe));
+        std::unique_ptr<BlockOp> op(static_cast<BlockOp*>(io_uring_cqe_get_data(cqe)));
         int res = cqe->res;
         io_uring_cqe_seen(&ring_, cqe);
         if (!op) return false;
         if (op->advance(res)) {
-            done_(op);
+            done_(std::move(op));
             return true;
         }
         std::unique_lock lk(mu_);
@@ -157,7 +161,7 @@ private:
         }
         lk.unlock();
         op->advance(-EIO);
-        done_(op);
+        done_(std::move(op));
         return true;
     }
 

@@ -27,17 +27,13 @@ ChainCursor::ChainCursor(std::vector<std::span<uint8_t>> spans) : spans_(std::mo
     remaining_ = total_;
 }
 
-size_t ChainCursor::copy(uint8_t* buf, size_t len, bool to_buf) {
+template <class Fn>
+size_t ChainCursor::advance(size_t len, Fn&& fn) {
     size_t done = 0;
     while (done < len && index_ < spans_.size()) {
         auto& s = spans_[index_];
         size_t n = std::min(len - done, s.size() - offset_);
-        if (buf) {
-            if (to_buf)
-                std::memcpy(buf + done, s.data() + offset_, n);
-            else
-                std::memcpy(s.data() + offset_, buf + done, n);
-        }
+        fn(s.subspan(offset_, n), done);
         done += n;
         offset_ += n;
         if (offset_ == s.size()) {
@@ -49,7 +45,17 @@ size_t ChainCursor::copy(uint8_t* buf, size_t len, bool to_buf) {
     return done;
 }
 
-size_t ChainCursor::skip(size_t n) { return copy(nullptr, n, true); }
+size_t ChainCursor::copy_out(uint8_t* dst, size_t len) {
+    return advance(len, [dst](std::span<uint8_t> g, size_t at) { std::memcpy(dst + at, g.data(), g.size()); });
+}
+
+size_t ChainCursor::copy_in(const uint8_t* src, size_t len) {
+    return advance(len, [src](std::span<uint8_t> g, size_t at) { std::memcpy(g.data(), src + at, g.size()); });
+}
+
+size_t ChainCursor::skip(size_t n) {
+    return advance(n, [](std::span<uint8_t>, size_t) {});
+}
 
 std::vector<std::span<uint8_t>> ChainCursor::take_spans(size_t max_bytes) {
     std::vector<std::span<uint8_t>> out;

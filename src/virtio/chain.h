@@ -67,10 +67,17 @@ public:
 protected:
     ChainCursor() = default;
     explicit ChainCursor(std::vector<std::span<uint8_t>> spans);
-    // Copies between the cursor position and buf; to_buf chooses direction.
-    size_t copy(uint8_t* buf, size_t len, bool to_buf);
+    // Copy out of the chain into dst / into the chain from src, from the
+    // cursor position; each returns the bytes copied (at most available()).
+    size_t copy_out(uint8_t* dst, size_t len);
+    size_t copy_in(const uint8_t* src, size_t len);
 
 private:
+    // Walks up to len bytes from the cursor, fn(guest_piece, offset_in_len)
+    // for each span piece, and consumes them.
+    template <class Fn>
+    size_t advance(size_t len, Fn&& fn);
+
     std::vector<std::span<uint8_t>> spans_;
     size_t index_ = 0;   // current span
     size_t offset_ = 0;  // inside spans_[index_]
@@ -85,14 +92,14 @@ public:
     explicit Reader(const DescriptorChain& chain);
 
     // Copies min(dst.size(), available()) bytes; returns the count.
-    size_t read(std::span<uint8_t> dst) { return copy(dst.data(), dst.size(), true); }
+    size_t read(std::span<uint8_t> dst) { return copy_out(dst.data(), dst.size()); }
     // nullopt (and nothing consumed) if fewer than sizeof(T) bytes remain.
     template <class T>
     std::optional<T> read_obj() {
         static_assert(std::is_trivially_copyable_v<T>);
         if (available() < sizeof(T)) return std::nullopt;
         T v;
-        copy(reinterpret_cast<uint8_t*>(&v), sizeof v, true);
+        copy_out(reinterpret_cast<uint8_t*>(&v), sizeof v);
         return v;
     }
     size_t bytes_read() const { return consumed(); }
@@ -106,14 +113,14 @@ public:
 
     // Copies min(src.size(), available()) bytes; returns the count.
     size_t write(std::span<const uint8_t> src) {
-        return copy(const_cast<uint8_t*>(src.data()), src.size(), false);
+        return copy_in(src.data(), src.size());
     }
     // false (and nothing written) if fewer than sizeof(T) bytes remain.
     template <class T>
     bool write_obj(const T& v) {
         static_assert(std::is_trivially_copyable_v<T>);
         if (available() < sizeof(T)) return false;
-        copy(const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(&v)), sizeof v, false);
+        copy_in(reinterpret_cast<const uint8_t*>(&v), sizeof v);
         return true;
     }
     size_t bytes_written() const { return consumed(); }
