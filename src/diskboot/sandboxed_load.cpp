@@ -69,7 +69,7 @@ void confine_to_fds() {
     const std::string inside = "/" + std::to_string(image_fd);
     std::string message;
     try {
-        limit(RLIMIT_AS, lim.memory);
+        if (kLoaderMemoryLimited) limit(RLIMIT_AS, lim.memory);
         limit(RLIMIT_CPU, lim.cpu_seconds);
         limit(RLIMIT_NPROC, 0);
         limit(RLIMIT_CORE, 0);

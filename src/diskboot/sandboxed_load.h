@@ -17,6 +17,15 @@
 
 namespace khyve::diskboot {
 
+// An AddressSanitizer build reserves terabytes of shadow address space, so no
+// RLIMIT_AS fits it: there the child runs without the memory limit (the plain
+// build, which is what ships, always has it).
+#if defined(KHYVE_SANITIZER_BUILD)
+inline constexpr bool kLoaderMemoryLimited = false;
+#else
+inline constexpr bool kLoaderMemoryLimited = true;
+#endif
+
 struct LoaderLimits {
     uint64_t memory = 3ull << 30;      // RLIMIT_AS of the child
     unsigned cpu_seconds = 120;        // RLIMIT_CPU

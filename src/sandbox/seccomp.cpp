@@ -50,6 +50,11 @@ const std::vector<int> kBase = {
     SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(exit), SCMP_SYS(exit_group),
     SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(getrandom),
     SCMP_SYS(seccomp), SCMP_SYS(capget), SCMP_SYS(capset),
+#if defined(KHYVE_SANITIZER_BUILD)
+    // UBSan's vptr check probes memory with a pipe (IsAccessibleMemoryRange)
+    // the first time it meets a type; only the sanitizer build allows it.
+    SCMP_SYS(pipe2),
+#endif
 };
 
 const std::vector<int> kDeviceIo = {

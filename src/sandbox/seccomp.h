@@ -23,6 +23,7 @@
 //   sigaltstack sched_getaffinity    thread start/exit under ASan, and
 //                                    pthread_getattr_np (both only read or
 //                                    set the calling thread's own state)
+//   pipe2 (sanitizer build only)     UBSan's vptr check probes memory with it
 //   nanosleep clock_nanosleep clock_gettime gettimeofday clock_getres
 //                                    timed waits; clock_gettime is a syscall when
 //                                    the clocksource has no vDSO (nested KVM)
