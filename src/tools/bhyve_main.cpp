@@ -52,18 +52,21 @@ int run(int argc, char** argv) {
         khyve::set_sandbox_mode(*mode);
     }
 
-    // The manual's "kldload vmm": is there a KVM that can run guests?
-    auto kvm = khyve::KvmSystem::open();
-    if (khyve::KvmSystem::is_pvm() && !std::getenv("KHYVE_ALLOW_PVM"))
-        throw khyve::Error("/dev/kvm here is PVM, a software KVM that cannot run stock guest "
-                           "kernels: run guests in the test host (testhost/run.sh) or on a host "
-                           "with kvm_intel/kvm_amd (KHYVE_ALLOW_PVM=1 overrides)");
+    // The flags must agree with what bhyveload made before any host
+    // resource is asked for: a mismatch is the operator's error on any host.
     auto vm = khyve::VmObject::open(cfg.name);
     auto want = khyve::split_memory(cfg.memory, cfg.highmem);
     if (want.lowmem != vm.lowmem() || want.highmem != vm.highmem())
         throw khyve::Error("VM " + cfg.name + " was loaded with " + mib(vm.lowmem()) + " low + " +
                            mib(vm.highmem()) + " high memory, but bhyve was given " +
                            mib(want.lowmem) + " + " + mib(want.highmem));
+
+    // The manual's "kldload vmm": is there a KVM that can run guests?
+    auto kvm = khyve::KvmSystem::open();
+    if (khyve::KvmSystem::is_pvm() && !std::getenv("KHYVE_ALLOW_PVM"))
+        throw khyve::Error("/dev/kvm here is PVM, a software KVM that cannot run stock guest "
+                           "kernels: run guests in the test host (testhost/run.sh) or on a host "
+                           "with kvm_intel/kvm_amd (KHYVE_ALLOW_PVM=1 overrides)");
 
     // Signals that stop the guest are taken by the machine's signalfd; block
     // them before any thread exists so every thread inherits the mask.
