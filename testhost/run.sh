@@ -77,6 +77,17 @@ elif [[ ${KHYVE_TESTHOST:-} != 1 && -c /dev/kvm && ! -d /sys/module/kvm_pvm ]] &
 fi
 
 tools=(bhyve bhyveload bhyvectl khyve_guest_evil khyve_syscall_inject)
+# "# khyve-testhost-tools: prog..." names further programs a scenario runs:
+# the project's own (a build output such as khyve_unit, a test script from
+# tests/cli) first, then the kit's tools, then the host's, with its libraries.
+tool_path() { # PROG
+  if [[ -f $build/$1 && -x $build/$1 ]]; then echo "$build/$1"
+  elif [[ -f $ROOT/tests/cli/$1 ]]; then echo "$ROOT/tests/cli/$1"
+  elif [[ -x $KIT/tools/$1 ]]; then echo "$KIT/tools/$1"
+  else command -v "$1" || { echo "run.sh: $1 (needed by $name) is not installed" >&2; return 1; }
+  fi
+}
+header_tools=$(sed -n 's/^# khyve-testhost-tools://p' "$script")
 t0=$SECONDS
 
 # --- run -----------------------------------------------------------------------
@@ -88,6 +99,10 @@ run_direct() {
   for t in "${tools[@]}"; do [[ -x $build/$t ]] && ln -s "$build/$t" "$bin/$t"; done
   [[ -f $ROOT/scripts/vmrun.sh ]] && ln -s "$ROOT/scripts/vmrun.sh" "$bin/vmrun.sh"
   for t in "$ROOT"/scripts/image/khyve-*; do ln -s "$t" "$bin/"; done
+  for t in $header_tools; do
+    p=$(tool_path "$t") || exit 1
+    [[ $p == "$build/"* || $p == "$ROOT/"* ]] && ln -s "$p" "$bin/$t"
+  done
   # The disk is copied: here no snapshot keeps the guest's writes out of it.
   if [[ -n $disk ]]; then
     cp --sparse=always "$disk" "$scratch/testhost-disk.img"
@@ -145,11 +160,12 @@ run_testhost() {
   # A scenario names extra host programs it needs in a line
   # "# khyve-testhost-tools: prog..."; they are staged with their libraries.
   local tool path
-  for tool in $(sed -n 's/^# khyve-testhost-tools://p' "$script"); do
-    if [[ -x $KIT/tools/$tool ]]; then path=$KIT/tools/$tool
-    else path=$(command -v "$tool") || { echo "run.sh: $tool (needed by $name) is not installed" >&2; exit 1; }
+  for tool in $header_tools; do
+    path=$(tool_path "$tool") || exit 1
+    if [[ $path == *.sh ]]; then install -D -m 755 "$path" "$stage/root/khyve/bin/$tool"
+    else stage_binary "$path" "khyve/bin/$tool" "$stage/root"
     fi
-    stage_binary "$path" "khyve/bin/$tool" "$stage/root"
+    bins+=("$tool")
   done
   # "# khyve-testhost-kit: DIR..." adds kit directories kept out of the base.
   local kdir
