@@ -2,8 +2,7 @@
 # khyve-testhost-tools: khyve_unit usdt_attach.sh perf readelf
 # The unit tests that need a /dev/kvm, on the test host's real (nested)
 # kvm-amd: CI's own machine may have none, where they skip; here a skip is a
-# failure. Then a tracer attaches to the USDT probes (tests/cli/usdt_attach.sh,
-# ctest's usdt.attach) on a kernel that has uprobes, and sees them fire.
+# failure. Then a tracer attaches to the USDT probes (tests/cli/usdt_attach.sh) on a kernel that has uprobes, and sees them fire.
 # shellcheck disable=SC1090 # lib.sh, path set by run.sh
 . "$KHYVE_LIB"
 
