@@ -74,7 +74,7 @@ void confine_to_fds() {
         limit(RLIMIT_NPROC, 0);
         limit(RLIMIT_CORE, 0);
         confine_to_fds();
-        sandbox_now(ThreadKind::Loader, FilterAction::Trap);
+        sandbox_now(ThreadKind::Loader, FilterAction::KillProcess);
         LoadedBoot b = parse(inside);
         std::cout.flush();
         const uint64_t lens[3] = {b.kernel.size(), b.initrd.size(), b.cmdline.size()};

@@ -64,7 +64,6 @@ const std::vector<int> kDeviceIo = {
     SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(fdatasync), SCMP_SYS(fsync),
     SCMP_SYS(fallocate),
     SCMP_SYS(sendmsg), SCMP_SYS(sendto), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(accept4),
-    SCMP_SYS(rt_sigaction),  // seen from a device thread in virtio-blk runs (library signal set-up)
 };
 
 const std::vector<int> kVcpuOnly = {SCMP_SYS(epoll_create1), SCMP_SYS(eventfd2)};
@@ -300,17 +299,30 @@ std::optional<SandboxMode> parse_sandbox_mode(std::string_view text) {
     for (char c : text) t += char(std::tolower(static_cast<unsigned char>(c)));
     if (t == "true" || t == "yes" || t == "on" || t == "1" || t == "kill") return SandboxMode::Kill;
     if (t == "false" || t == "no" || t == "off" || t == "0") return SandboxMode::Off;
+    if (t == "trap") return SandboxMode::Trap;
     if (t == "eperm") return SandboxMode::Eperm;
     if (t == "log") return SandboxMode::Log;
     return std::nullopt;
 }
 
-void set_sandbox_mode(SandboxMode mode) { g_mode = mode; }
 SandboxMode sandbox_mode() { return g_mode; }
 
 namespace {
 
 thread_local const char* t_kind = "?";
+std::atomic<bool> g_reporter_installed{false};
+void on_sigsys(int, siginfo_t* si, void* ctx);
+
+// The SIGSYS handler that names a trapped call, installed once per process
+// (signal actions are process-wide): before any thread starts in bhyve, so
+// no filtered thread ever needs rt_sigaction.
+void install_sigsys_reporter() {
+    if (g_reporter_installed.exchange(true)) return;
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    ::sigaction(SIGSYS, &sa, nullptr);
+}
 
 // A refused syscall is a VMM bug: say which one, on one line, and stop with
 // bhyve's error status (async-signal-safe: no stdio).
@@ -356,12 +368,18 @@ void on_sigsys(int, siginfo_t* si, void* ctx) {
 
 }  // namespace
 
+void set_sandbox_mode(SandboxMode mode) {
+    g_mode = mode;
+    if (mode == SandboxMode::Trap) install_sigsys_reporter();
+}
+
 void enter_thread_sandbox(ThreadKind kind) noexcept {
     const SandboxMode mode = g_mode;
     if (mode == SandboxMode::Off) return;
-    const FilterAction action = mode == SandboxMode::Eperm ? FilterAction::Eperm
-                                : mode == SandboxMode::Log ? FilterAction::Log
-                                                           : FilterAction::Trap;
+    const FilterAction action = mode == SandboxMode::Eperm  ? FilterAction::Eperm
+                                : mode == SandboxMode::Log  ? FilterAction::Log
+                                : mode == SandboxMode::Trap ? FilterAction::Trap
+                                                            : FilterAction::KillProcess;
     try {
         sandbox_now(kind, action);
     } catch (const std::exception& e) {
@@ -384,12 +402,7 @@ void sandbox_now(ThreadKind kind, FilterAction action) {
     // gmtime_r()/localtime_r() read /etc/localtime the first time (the RTC
     // calls them on a vCPU thread): load it now.
     ::tzset();
-    if (action == FilterAction::Trap) {
-        struct sigaction sa {};
-        sa.sa_sigaction = on_sigsys;
-        sa.sa_flags = SA_SIGINFO;
-        ::sigaction(SIGSYS, &sa, nullptr);
-    }
+    if (action == FilterAction::Trap) install_sigsys_reporter();
     drop_privileges();
     install_thread_filter(kind, action);
 }

@@ -142,14 +142,20 @@ void drop_privileges();
 
 // ---- the process-wide setting the threads consult ----
 
-// How khyve.seccomp asks the threads to be sandboxed.
-enum class SandboxMode { Off, Kill, Eperm, Log };
+// How khyve.seccomp asks the threads to be sandboxed. Kill (bhyve's
+// default) kills the whole process with SIGSYS at a refused call, the way
+// Firecracker does: a compromised thread gets no chance to carry on, and no
+// filtered thread may set signal actions. Trap, for debugging, names the
+// call on one line and exits 4; Eperm and Log let the process go on.
+enum class SandboxMode { Off, Kill, Trap, Eperm, Log };
 
-// "true/yes/on/1" -> Kill, "false/no/off/0" -> Off, "kill", "eperm", "log".
+// "true/yes/on/1" -> Kill, "false/no/off/0" -> Off, "kill", "trap", "eperm",
+// "log".
 std::optional<SandboxMode> parse_sandbox_mode(std::string_view text);
 
 // Set once by bhyve before the first thread starts; Off by default, so unit
-// tests and the other tools are not affected.
+// tests and the other tools are not affected. Trap installs the SIGSYS
+// handler that names the call, process-wide, there and then.
 void set_sandbox_mode(SandboxMode mode);
 SandboxMode sandbox_mode();
 
@@ -161,7 +167,8 @@ void enter_thread_sandbox(ThreadKind kind) noexcept;
 
 // What enter_thread_sandbox does, whatever the mode: drop_privileges() and
 // the filter for `kind` with `action` (Trap: the refused call is named on one
-// line, then exit status 4). Throws Error when that fails.
+// line, then exit status 4; the handler is installed here unless
+// set_sandbox_mode(Trap) did it already). Throws Error when that fails.
 void sandbox_now(ThreadKind kind, FilterAction action);
 
 }  // namespace khyve

@@ -44,7 +44,8 @@ int run(int argc, char** argv) {
     if (cfg.seccomp && !khyve::seccomp_supported())
         throw khyve::Error("this kernel has no seccomp filters: run with -o khyve.seccomp=false");
     khyve::set_sandbox_mode(cfg.seccomp ? khyve::SandboxMode::Kill : khyve::SandboxMode::Off);
-    // KHYVE_SECCOMP=log|eperm|kill|false: for finding a missing syscall (log
+    // KHYVE_SECCOMP=trap|log|eperm|kill|false: for finding a missing syscall (trap
+    // names it on one line and exits 4; log
     // reports to the kernel's audit log instead of killing).
     if (const char* m = std::getenv("KHYVE_SECCOMP"); cfg.seccomp && m && *m) {
         auto mode = khyve::parse_sandbox_mode(m);

@@ -124,6 +124,7 @@ void VcpuThread::run_loop() {
     }
     // After everything the filter forbids (pinning above).
     enter_thread_sandbox(ThreadKind::Vcpu);
+    if (gate_) gate_->wait();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, kKickSignal);

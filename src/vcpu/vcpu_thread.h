@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
@@ -35,6 +36,27 @@ public:
     virtual void kicked() = 0;
 };
 
+// Held shut by the machine until its main thread runs under its own filter,
+// so that no guest instruction executes while any thread of the process is
+// unconfined. Opened once; open() is also the way out on an error path.
+class StartGate {
+public:
+    void open() {
+        std::lock_guard lk(mu_);
+        open_ = true;
+        cv_.notify_all();
+    }
+    void wait() {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [this] { return open_; });
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool open_ = false;
+};
+
 class VcpuThread {
 public:
     VcpuThread(KvmVcpu& vcpu, const ExitHandler& handler, Lifecycle& lifecycle)
@@ -47,6 +69,8 @@ public:
     // Host CPUs this vCPU's thread may run on (-p); empty = any.
     void set_affinity(std::vector<unsigned> host_cpus) { affinity_ = std::move(host_cpus); }
     void set_observer(VcpuObserver* o) { observer_ = o; }
+    // The first KVM_RUN waits for `gate` (after the thread's own filter).
+    void set_start_gate(StartGate* gate) { gate_ = gate; }
     void start();
     void kick();
     void join();
@@ -74,6 +98,7 @@ private:
     VcpuCounters counters_;
     std::vector<unsigned> affinity_;
     VcpuObserver* observer_ = nullptr;
+    StartGate* gate_ = nullptr;
 };
 
 }  // namespace khyve

@@ -103,6 +103,7 @@ struct Machine::Impl {
     std::vector<std::unique_ptr<KvmVcpu>> vcpus;
     std::vector<KvmStats> vcpu_stats;
     std::unique_ptr<ExitHandler> handler;
+    StartGate start_gate;  // before threads: outlives every vCPU thread
     std::vector<std::unique_ptr<VcpuThread>> threads;
     // Its sources point at the devices and threads above: declared after
     // them, so it goes first.
@@ -361,6 +362,7 @@ int Machine::Impl::run() {
         for (const auto& p : cfg.pins)
             if (p.vcpu == v->id()) cpus.push_back(p.host_cpu);
         t->set_affinity(std::move(cpus));
+        t->set_start_gate(&start_gate);
         threads.push_back(std::move(t));
     }
     if (cfg.gdb_port) {
@@ -380,13 +382,27 @@ int Machine::Impl::run() {
             }
         }
     }
+    // The vCPU threads start, confine themselves and wait at the gate; the
+    // main thread opens it once it is confined too: no guest instruction runs
+    // while any thread is unfiltered. On an error before that the gate opens
+    // on a stopped machine, so the vCPUs leave without a KVM_RUN.
     for (auto& t : threads) t->start();
-    // Every thread exists now; the main thread narrows itself last.
+    struct OpenGateOnError {
+        Impl& m;
+        bool armed = true;
+        ~OpenGateOnError() {
+            if (!armed) return;
+            m.lifecycle.stop({ExitAction::Error, "bhyve failed before the guest started"});
+            m.start_gate.open();
+        }
+    } on_error{*this};
     control = std::make_unique<Control>(*this);
     control_server = std::make_unique<ControlServer>(
         vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control_command(*control, r); });
 
     enter_thread_sandbox(ThreadKind::Control);
+    on_error.armed = false;
+    start_gate.open();
     std::optional<ExitResult> verdict;
     auto last_halt_check = std::chrono::steady_clock::now();
     while (!(verdict = lifecycle.wait_for(std::chrono::milliseconds(0)))) {

@@ -15,7 +15,7 @@ if [ $rc -ne 0 ]; then
 	fail tiny-guests "khyve_unit exited $rc"
 elif grep -q '^\[  SKIPPED \]' "$KHYVE_SCRATCH/tiny.log"; then
 	fail tiny-guests "a test skipped: $(grep -m1 -B1 '^\[  SKIPPED \]' "$KHYVE_SCRATCH/tiny.log" | head -1)"
-elif [ "$ran" -lt 6 ]; then
+elif [ "$ran" -lt 8 ]; then
 	fail tiny-guests "only $ran TinyGuest tests passed"
 else
 	pass "tiny-guests ($ran passed)"

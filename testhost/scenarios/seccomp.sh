@@ -1,10 +1,12 @@
 # The seccomp filters in a real bhyve (the default, no option given): a
 # thread of each kind (control = the main thread, vCPU, device I/O = the
-# virtio-blk worker, gdb = the gdb stub's server with -g) is made to call socket(2) through ptrace
-# (tests/testhost/syscall_inject.c). The call must be refused with SIGSYS,
-# and bhyve must name the syscall and the thread kind and exit 4. First the
-# same thread runs getpid(2), which its filter allows, so the injection
-# itself is shown to work; and with -o khyve.seccomp=false socket(2) works.
+# virtio-blk worker, gdb = the gdb stub's server with -g) is made to call
+# socket(2) through ptrace (tests/testhost/syscall_inject.c). First the same
+# thread runs getpid(2), which its filter allows, so the injection itself is
+# shown to work. By default the kernel kills the whole of bhyve with SIGSYS at
+# the refused call (status 159) and its audit line names syscall 41; with
+# KHYVE_SECCOMP=trap (debugging) bhyve names the syscall and the thread kind
+# on one line and exits 4; with -o khyve.seccomp=false socket(2) works.
 . "$KHYVE_LIB"
 
 # pick_thread PID KIND: the TID of a thread of that kind.
@@ -26,14 +28,23 @@ pick_thread() {
 	done
 }
 
+# audit_count: the kernel's seccomp kill records for socket(2) so far.
+audit_count() { dmesg | grep -c 'type=1326.* sig=31 .*syscall=41 '; }
+
 n=0
-for kind in control vcpu device gdb; do
+for kind in control vcpu device gdb trap-device; do
 	n=$((n + 1))
 	truncate -s 64M disk$n.img
 	extra=
 	[ $kind = gdb ] && extra="-g 1234"
+	mode=kill
+	case $kind in trap-*) mode=trap kind=${kind#trap-} ;; esac
+	audits=$(audit_count)
+	# The default needs no setting; trap is the debugging mode.
+	if [ $mode = trap ]; then export KHYVE_SECCOMP=trap; else unset KHYVE_SECCOMP; fi
 	# shellcheck disable=SC2086
 	start_disk_guest vm$n idle disk$n.img $extra
+	unset KHYVE_SECCOMP
 	pid=$GUEST_PID
 	wait_for_line vm$n.log "^KHYVE-GUEST-IDLE" 180 $pid
 	# An idle guest's vCPU thread waits in KVM_RUN (ioctl); look a few times.
@@ -45,22 +56,32 @@ for kind in control vcpu device gdb; do
 		tries=$((tries + 1))
 	done
 	if [ -z "$tid" ]; then
-		fail "$kind-thread-found" "no $kind thread in bhyve $pid"
+		fail "$mode-$kind-thread-found" "no $kind thread in bhyve $pid"
 		kill -KILL $pid
 		wait $pid
 		continue
 	fi
 	out=$(khyve_syscall_inject "$tid" 39 2>&1)
-	[ "$out" = "returned $pid" ] && pass "$kind-getpid-allowed" ||
-		fail "$kind-getpid-allowed" "getpid in thread $tid: $out"
+	[ "$out" = "returned $pid" ] && pass "$mode-$kind-getpid-allowed" ||
+		fail "$mode-$kind-getpid-allowed" "getpid in thread $tid: $out"
 	out=$(khyve_syscall_inject "$tid" 41 2 1 0 2>&1)
-	[ "$out" = refused ] && pass "$kind-socket-refused" ||
-		fail "$kind-socket-refused" "socket in thread $tid: $out"
+	want=killed
+	[ $mode = trap ] && want=refused
+	[ "$out" = $want ] && pass "$mode-$kind-socket-$want" ||
+		fail "$mode-$kind-socket-$want" "socket in thread $tid: $out"
 	wait $pid
 	rc=$?
-	[ $rc -eq 4 ] && pass "$kind-bhyve-exit-4" || fail "$kind-bhyve-exit-4" "bhyve exited $rc"
-	case $kind in control) label=control ;; vcpu) label=vCPU ;; device) label="device I/O" ;; gdb) label=gdb ;; esac
-	expect_in_file "$kind-named" vm$n.log "seccomp refused syscall 41 in a $label thread"
+	if [ $mode = kill ]; then
+		[ $rc -eq 159 ] && pass "kill-$kind-bhyve-sigsys" || fail "kill-$kind-bhyve-sigsys" "bhyve exited $rc"
+		now=$(audit_count)
+		[ "$now" -gt "$audits" ] && pass "kill-$kind-audit-names-socket" ||
+			fail "kill-$kind-audit-names-socket" "no new seccomp audit line for syscall 41"
+		dmesg | grep 'type=1326' | tail -1 | sed 's/^/  | /'
+	else
+		[ $rc -eq 4 ] && pass "trap-$kind-bhyve-exit-4" || fail "trap-$kind-bhyve-exit-4" "bhyve exited $rc"
+		case $kind in control) label=control ;; vcpu) label=vCPU ;; device) label="device I/O" ;; gdb) label=gdb ;; esac
+		expect_in_file "trap-$kind-named" vm$n.log "seccomp refused syscall 41 in a $label thread"
+	fi
 	tr -d '\r' <vm$n.log | grep "^bhyve:" | sed 's/^/  | /'
 	kill -KILL $pid 2>/dev/null
 	bhyvectl --vm=vm$n --destroy

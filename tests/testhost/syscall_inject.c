@@ -14,6 +14,8 @@
  *                 goes on with the call it was in (restarted as after a signal)
  *   "refused"     the kernel answered with SIGSYS (seccomp); the signal is
  *                 delivered on detach, so the process's own handler runs
+ *   "killed"      the kernel killed the whole process with SIGSYS (a
+ *                 seccomp filter whose action is KILL_PROCESS)
  * (Single-stepping over one instruction is only safe where the thread's
  * own stop is in the signal path: restoring the registers there lets the
  * kernel restart the call the thread was interrupted in.)
@@ -104,7 +106,24 @@ int main(int argc, char** argv) {
         perror("PTRACE_SETREGS");
         return 1;
     }
-    if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) != 0 || !wait_stop(tid, &status)) return 1;
+    if (ptrace(PTRACE_SINGLESTEP, tid, 0, 0) != 0) return 1;
+    /* A filter with SECCOMP_RET_KILL_PROCESS ends the whole process at the
+     * call, before any tracer or handler sees a signal (Linux 5.17 on). */
+    for (;;) {
+        if (waitpid(tid, &status, __WALL) >= 0) break;
+        if (errno != EINTR) {
+            perror("waitpid");
+            return 1;
+        }
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+        printf("killed\n");
+        return 0;
+    }
+    if (!WIFSTOPPED(status)) {
+        fprintf(stderr, "thread %d ended (status 0x%x)\n", tid, status);
+        return 1;
+    }
 
     const int sig = WSTOPSIG(status);
     /* A refused call leaves two signals: SIGSYS from seccomp and SIGTRAP

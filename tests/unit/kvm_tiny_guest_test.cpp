@@ -162,5 +162,49 @@ TEST_F(TinyGuest, PinnedVcpuThreadRunsOnItsHostCpu) {
     t.join();
 }
 
+// The machine holds its vCPUs at a gate until its main thread is confined:
+// before the gate opens the guest executes nothing.
+TEST_F(TinyGuest, NoGuestInstructionBeforeTheGateOpens) {
+    auto com = std::make_shared<Recorder>();
+    pio_.insert(0x3f8, 8, com, "com1");
+    load({0xba, 0xf8, 0x03, 0xb0, 'O', 0xee, 0xb0, 'K', 0xee, 0xf4});
+    VcpuThread::install_kick_signal();
+    Lifecycle lc;
+    ExitHandler h(pio_, mmio_, {});
+    StartGate gate;
+    VcpuThread t(*vcpu_, h, lc);
+    t.set_start_gate(&gate);
+    t.start();
+    EXPECT_FALSE(lc.wait_for(std::chrono::milliseconds(200)));
+    EXPECT_EQ(com->bytes, "");
+    gate.open();
+    auto v = lc.wait_for(std::chrono::seconds(20));
+    if (!v) lc.stop({ExitAction::Error, "timeout"});
+    t.join();
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->action, ExitAction::Halt) << v->message;
+    EXPECT_EQ(com->bytes, "OK");
+}
+
+// A machine that fails before its guest starts opens the gate on a stopped
+// lifecycle: the vCPU thread leaves without one KVM_RUN.
+TEST_F(TinyGuest, AStoppedMachineLeavesTheGateWithoutRunning) {
+    auto com = std::make_shared<Recorder>();
+    pio_.insert(0x3f8, 8, com, "com1");
+    load({0xba, 0xf8, 0x03, 0xb0, 'O', 0xee, 0xf4});
+    VcpuThread::install_kick_signal();
+    Lifecycle lc;
+    ExitHandler h(pio_, mmio_, {});
+    StartGate gate;
+    VcpuThread t(*vcpu_, h, lc);
+    t.set_start_gate(&gate);
+    t.start();
+    lc.stop({ExitAction::Error, "failed before the guest started"});
+    gate.open();
+    t.join();
+    EXPECT_EQ(com->bytes, "");
+    EXPECT_EQ(lc.wait_for(std::chrono::milliseconds(0))->message, "failed before the guest started");
+}
+
 }  // namespace
 }  // namespace khyve

@@ -214,14 +214,14 @@ TEST_F(SandboxSeccomp, ControlMayResetTapOffloadsAtTeardown) {
                 kOk);
 }
 
-// bhyve's own mode (Kill) traps: one line naming the syscall, the ioctl
+// The debugging mode (Trap): one line naming the syscall, the ioctl
 // request and the thread kind, then bhyve's error status.
 TEST_F(SandboxSeccomp, RefusalSaysWhichIoctlInWhichThreadKind) {
     int p[2];
     ASSERT_EQ(::pipe(p), 0);
     int status = in_child([&] {
         ::dup2(p[1], 2);
-        set_sandbox_mode(SandboxMode::Kill);
+        set_sandbox_mode(SandboxMode::Trap);
         enter_thread_sandbox(ThreadKind::Control);
         ::ioctl(-1, KVM_RUN, 0);
         return 1;
@@ -235,6 +235,37 @@ TEST_F(SandboxSeccomp, RefusalSaysWhichIoctlInWhichThreadKind) {
     EXPECT_NE(std::string(buf).find("seccomp refused syscall 16 (ioctl 0xae80) in a control thread"),
               std::string::npos)
         << buf;
+}
+
+// bhyve's default mode (Kill): the whole process dies with SIGSYS at once,
+// from any thread kind; no handler runs, so nothing in it can carry on.
+TEST_F(SandboxSeccomp, DefaultModeKillsTheProcessFromEveryThreadKind) {
+    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::DeviceIo, ThreadKind::Control, ThreadKind::Gdb}) {
+        int status = in_child([kind] {
+            set_sandbox_mode(SandboxMode::Kill);
+            std::thread([kind] {
+                enter_thread_sandbox(kind);
+                ::socket(AF_INET, SOCK_STREAM, 0);
+            }).join();
+            return 3;  // not reached
+        });
+        ASSERT_TRUE(WIFSIGNALED(status)) << "kind " << int(kind) << " status " << status;
+        EXPECT_EQ(WTERMSIG(status), SIGSYS);
+    }
+}
+
+// A thread that runs guest-driven code cannot install a handler of its own
+// for SIGSYS (or anything else) and so cannot survive a refusal.
+TEST_F(SandboxSeccomp, GuestFacingThreadsCannotSetSignalActions) {
+    for (ThreadKind kind : {ThreadKind::Vcpu, ThreadKind::DeviceIo, ThreadKind::Gdb, ThreadKind::Loader}) {
+        expect_exit(in_child([kind] {
+                        install_thread_filter(kind, FilterAction::Eperm);
+                        struct sigaction sa {};
+                        sa.sa_handler = SIG_IGN;
+                        return refused(::sigaction(SIGSYS, &sa, nullptr), 1);
+                    }),
+                    kOk);
+    }
 }
 
 TEST_F(SandboxSeccomp, KillActionKillsTheProcessWithSigsys) {
@@ -318,6 +349,7 @@ TEST(SandboxMode, ParsesTheConfigValue) {
     EXPECT_EQ(parse_sandbox_mode("false"), SandboxMode::Off);
     EXPECT_EQ(parse_sandbox_mode("0"), SandboxMode::Off);
     EXPECT_EQ(parse_sandbox_mode("EPERM"), SandboxMode::Eperm);
+    EXPECT_EQ(parse_sandbox_mode("trap"), SandboxMode::Trap);
     EXPECT_EQ(parse_sandbox_mode("log"), SandboxMode::Log);
     EXPECT_EQ(parse_sandbox_mode("maybe"), std::nullopt);
     EXPECT_EQ(parse_sandbox_mode(""), std::nullopt);
