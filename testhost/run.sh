@@ -212,8 +212,13 @@ run_testhost() {
   want=${KHYVE_TESTHOST_QEMU:-${want:-backports}}
   qemu_bin=$(testhost_qemu "$want") || exit 2
   echo "run.sh: test host emulator: $("$qemu_bin" --version | head -n1) ($want)" >&2
+  # "# khyve-testhost-smp: N" gives the test host N CPUs (default 1: each
+  # one is a host thread under TCG).
+  local smp
+  smp=$(sed -n 's/^# khyve-testhost-smp: *//p' "$script" | head -n1)
+  [[ ${smp:-1} =~ ^[1-4]$ ]] || { echo "run.sh: khyve-testhost-smp '$smp' in $name: want 1-4" >&2; exit 2; }
   # shellcheck disable=SC2054 # the commas belong to -cpu
-  local qemu=("$qemu_bin" -accel tcg -cpu EPYC,+svm,+npt -smp 1 -m 3072
+  local qemu=("$qemu_bin" -accel tcg -cpu EPYC,+svm,+npt -smp "${smp:-1}" -m 3072
     -kernel "$KIT/testhost/vmlinuz" -initrd "$stage/initrd.cpio" -append "$append"
     -nographic -no-reboot -nodefaults -serial "$serial")
   # Snapshot mode: the test host's writes go to a temporary overlay, never

@@ -13,7 +13,7 @@
 namespace khyve {
 namespace {
 
-constexpr std::string_view kFlagsWithArgument = "cfgGkKlmMoprstUz";
+constexpr std::string_view kFlagsWithArgument = "cfgGkKlmMnoprstUz";
 constexpr unsigned kComPorts = 4;
 
 std::string flag_name(char c) { return std::string("-") + c; }
@@ -125,6 +125,7 @@ public:
                     throw Error(std::string("-o: ") + e.what());
                 }
                 break;
+            case 'n': numa(arg); break;
             case 'p': pin(arg); break;
             case 'r': throw Error("-r: restoring a snapshot is not supported yet");
             case 's':
@@ -289,6 +290,51 @@ private:
         tree_.set(key, prev ? *prev + "," + std::to_string(*host) : std::to_string(*host));
     }
 
+    // -n id,size,cpus[,domain_policy] (bhyve's guest NUMA domains), or the
+    // same as id=N,size=SIZE,cpus=SET[,domain_policy=P]; a cpu set's own
+    // commas continue it ("cpus=0,2"). Read into numa.<id>.*; what khyve
+    // can give is decided with the rest of the configuration.
+    void numa(std::string_view arg) {
+        static constexpr std::string_view kFields[] = {"id", "size", "cpus", "domain_policy"};
+        std::string values[4];
+        bool named = arg.find('=') != std::string_view::npos;
+        size_t field = 0;
+        std::string_view rest = arg;
+        while (true) {
+            auto [token, tail] = split_once(rest, ',');
+            if (named) {
+                auto [key, value] = split_once(token, '=');
+                if (value.data() == nullptr) {
+                    // "cpus=0,2": a bare item after cpus= continues it.
+                    if (field != 2 || values[2].empty())
+                        throw Error("-n: '" + std::string(token) + "' is not KEY=VALUE (id, size, cpus, domain_policy)");
+                    values[2] += "," + std::string(token);
+                } else {
+                    field = 0;
+                    while (field < 4 && kFields[field] != key) ++field;
+                    if (field == 4)
+                        throw Error("-n: unknown key '" + std::string(key) + "' (id, size, cpus, domain_policy)");
+                    values[field] = value;
+                }
+            } else {
+                if (field == 4)
+                    throw Error("-n: too many fields in '" + std::string(arg) + "' (id,size,cpus[,domain_policy])");
+                values[field++] = token;
+            }
+            if (tail.data() == nullptr) break;
+            rest = tail;
+        }
+        if (values[0].empty() || values[1].empty() || values[2].empty())
+            throw Error("-n: '" + std::string(arg) + "' needs id, size and cpus (-n id=0,size=256M,cpus=0-1)");
+        if (!parse_decimal(values[0], 7)) throw Error("-n: domain id '" + values[0] + "' is not 0-7");
+        if (!parse_memsize(values[1])) throw Error("-n: invalid memory size '" + values[1] + "'");
+        const std::string node = "numa." + values[0];
+        if (tree_.has(node + ".size")) throw Error("-n: domain " + values[0] + " is given twice");
+        tree_.set(node + ".size", values[1]);
+        tree_.set(node + ".cpus", values[2]);
+        if (!values[3].empty()) tree_.set(node + ".domain_policy", values[3]);
+    }
+
     void uuid(std::string_view arg) {
         if (!is_valid_uuid(arg)) throw Error("-U: invalid uuid '" + std::string(arg) + "'");
         tree_.set("uuid", arg);
@@ -361,7 +407,7 @@ std::string bhyve_usage() {
     return "Usage: bhyve [-AaCDeHhIPSuWwxY]\n"
            "             [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
            "             [-G [w][bind_address:]port] [-g port] [-k config_file] [-l lpcdev[,conf]]\n"
-           "             [-m memsize[K|k|M|m|G|g|T|t]] [-M highmem] [-o var=value]\n"
+           "             [-m memsize[K|k|M|m|G|g|T|t]] [-M highmem] [-n id,size,cpus] [-o var=value]\n"
            "             [-p vcpu:hostcpu] [-s slot,emulation[,conf]] [-U uuid] vmname\n"
            "       bhyve -l help\n"
            "       bhyve -s help\n"
@@ -379,6 +425,7 @@ std::string bhyve_usage() {
            "       -l: LPC device configuration (com1..com4)\n"
            "       -M: high memory size (above 4 GiB); -m is then the low memory\n"
            "       -m: memory size (a plain number is in MB)\n"
+           "       -n: NUMA domain (one, holding all memory and vCPUs)\n"
            "       -o: set config 'var' to 'value'\n"
            "       -P: vmexit from the guest on PAUSE\n"
            "       -p: pin 'vcpu' to 'hostcpu'\n"

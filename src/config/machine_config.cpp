@@ -88,6 +88,42 @@ void read_pins(const ConfigTree& t, MachineConfig& m) {
     });
 }
 
+// bhyve's guest NUMA domains (-n, numa.<id>.*). khyve builds no SRAT, so a
+// guest has one domain: a single -n that holds all of the memory and every
+// vCPU says just that and is accepted; anything else is refused by name.
+void read_numa(const ConfigTree& t, const MachineConfig& m) {
+    auto ids = t.children("numa");
+    if (ids.empty()) return;
+    for (const auto& key : t.keys()) {
+        if (key.rfind("numa.", 0) != 0) continue;
+        auto leaf = key.substr(key.rfind('.') + 1);
+        if (leaf != "size" && leaf != "cpus" && leaf != "domain_policy")
+            throw Error("unknown configuration key '" + key + "' (a NUMA domain takes size, cpus, domain_policy); see bhyve_config(5)");
+    }
+    if (ids.size() > 1)
+        throw Error("-n: " + std::to_string(ids.size()) + " NUMA domains asked for, but khyve gives a guest one "
+                    "(it builds no ACPI SRAT yet): give one -n with all memory and vCPUs, or none");
+    const std::string node = "numa." + ids[0];
+    node_number("numa", ids[0], 7, "the domain id");
+    if (t.has(node + ".domain_policy"))
+        throw Error("-n: domain_policy is a FreeBSD domainset(9) policy; on Linux start bhyve under numactl(8) instead");
+    const auto size_opt = t.get_size(node + ".size");
+    const auto cpu_list = t.get(node + ".cpus");
+    if (!size_opt || !cpu_list) throw Error("-n: domain " + ids[0] + " needs a size and cpus");
+    const uint64_t size = *size_opt;
+    if (size != m.memory)
+        throw Error("-n: domain " + ids[0] + " has " + std::to_string(size >> 20) + " MiB but the guest has " +
+                    std::to_string(m.memory >> 20) + " MiB (-m): with one domain it holds all of it");
+    auto cpus = parse_cpuset(node + ".cpus", *cpu_list);
+    std::sort(cpus.begin(), cpus.end());
+    cpus.erase(std::unique(cpus.begin(), cpus.end()), cpus.end());
+    bool all = cpus.size() == m.cpus;
+    for (unsigned i = 0; all && i < cpus.size(); ++i) all = cpus[i] == i;
+    if (!all)
+        throw Error("-n: domain " + ids[0] + " must hold every vCPU (0-" + std::to_string(m.cpus - 1) +
+                    ") when it is the only one, not '" + *cpu_list + "'");
+}
+
 void read_pci(const ConfigTree& t, MachineConfig& m) {
     for (const auto& bus : t.children("pci")) {
         std::string bus_node = "pci." + bus;
@@ -155,7 +191,9 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 // it most likely meant.
 void check_known_keys(const ConfigTree& t) {
     for (const auto& key : t.keys()) {
-        if (key.rfind("pci.", 0) == 0 || key.rfind("lpc.", 0) == 0 || key.rfind("vcpu.", 0) == 0) continue;
+        if (key.rfind("pci.", 0) == 0 || key.rfind("lpc.", 0) == 0 || key.rfind("vcpu.", 0) == 0 ||
+            key.rfind("numa.", 0) == 0)
+            continue;
         bool known = false;
         std::string_view best;
         size_t best_d = 3;
@@ -220,6 +258,7 @@ MachineConfig MachineConfig::from_tree(const ConfigTree& t) {
     (void)t.get_bool("memory.guest_in_core");
     (void)t.get_bool("config.dump");
     read_pins(t, m);
+    read_numa(t, m);
     read_pci(t, m);
     read_lpc(t, m);
     m.validate();

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -114,6 +115,9 @@ void VcpuThread::loop() {
 
 void VcpuThread::run_loop() {
     tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+    // "vcpu N", as bhyve names its vCPU threads (ps -T, top -H, /proc/PID/task/TID/comm).
+    const std::string name = "vcpu " + std::to_string(vcpu_.id());
+    ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
     if (!affinity_.empty()) {
         cpu_set_t set;
         CPU_ZERO(&set);

@@ -76,6 +76,8 @@ else
 	echo "FAIL bhyve-help: $(head -1 "$tmp/out")"
 	failed=$((failed + 1))
 fi
+expect4 bhyve-numa-two-domains 'NUMA domains asked for' "$bin/bhyve" -c 2 -m 256 -n 0,128M,0 -n 1,128M,1 vm
+expect4 bhyve-numa-bad-key "unknown key 'sz'" "$bin/bhyve" -n id=0,sz=1G,cpus=0 vm
 expect4 bhyvectl-no-vm-flag 'vm' "$bin/bhyvectl" --destroy
 expect4 bhyvectl-unknown-flag 'unknown' "$bin/bhyvectl" --vm=x --frob
 expect4 bhyvectl-missing-vm 'does not exist' "$bin/bhyvectl" --vm=nosuchvm --destroy

@@ -303,6 +303,31 @@ TEST(BhyveOptions, PinsAndGdb) {
     EXPECT_ERROR_HAS(MachineConfig::from_tree(parse({"-o", "gdb.port=99999", "vm"}).tree), "gdb.port");
 }
 
+// -n: bhyve's NUMA domains. One domain with all memory and vCPUs is what a
+// khyve guest has anyway; anything else is refused by name.
+TEST(BhyveOptions, NumaDomains) {
+    auto t = parse({"-c", "2", "-m", "512M", "-n", "id=0,size=512M,cpus=0,1", "vm"}).tree;
+    EXPECT_EQ(t.get("numa.0.size"), "512M");
+    EXPECT_EQ(t.get("numa.0.cpus"), "0,1");
+    EXPECT_NO_THROW(MachineConfig::from_tree(t));
+    EXPECT_NO_THROW(MachineConfig::from_tree(parse({"-c", "2", "-m", "512M", "-n", "0,512M,0-1", "vm"}).tree));
+    EXPECT_ERROR_HAS(MachineConfig::from_tree(parse({"-c", "2", "-m", "512M", "-n", "0,256M,0", "-n", "1,256M,1", "vm"}).tree),
+                     "-n: 2 NUMA domains asked for");
+    EXPECT_ERROR_HAS(MachineConfig::from_tree(parse({"-m", "512M", "-n", "0,256M,0", "vm"}).tree),
+                     "-n: domain 0 has 256 MiB but the guest has 512 MiB");
+    EXPECT_ERROR_HAS(MachineConfig::from_tree(parse({"-c", "2", "-m", "512M", "-n", "0,512M,1", "vm"}).tree),
+                     "-n: domain 0 must hold every vCPU (0-1)");
+    EXPECT_ERROR_HAS(MachineConfig::from_tree(parse({"-n", "0,256M,0,prefer:0", "vm"}).tree),
+                     "domain_policy is a FreeBSD domainset(9) policy");
+    EXPECT_ERROR_HAS(parse({"-n", "id=0,size=1G", "vm"}), "needs id, size and cpus");
+    EXPECT_ERROR_HAS(parse({"-n", "id=0,sz=1G,cpus=0", "vm"}), "-n: unknown key 'sz'");
+    EXPECT_ERROR_HAS(parse({"-n", "9,1G,0", "vm"}), "-n: domain id '9' is not 0-7");
+    EXPECT_ERROR_HAS(parse({"-n", "0,lots,0", "vm"}), "-n: invalid memory size 'lots'");
+    EXPECT_ERROR_HAS(parse({"-n", "0,1G,0", "-n", "0,1G,0", "vm"}), "-n: domain 0 is given twice");
+    EXPECT_ERROR_HAS(MachineConfig::from_tree(parse({"-o", "numa.0.sise=1G", "vm"}).tree),
+                     "unknown configuration key 'numa.0.sise'");
+}
+
 TEST(BhyveOptions, LpcDevices) {
     auto t = parse({"-l", "com1,stdio", "-l", "COM2,/dev/ttyS0", "-l", "com3", "vm"}).tree;
     EXPECT_EQ(t.get("lpc.com1.path"), "stdio");

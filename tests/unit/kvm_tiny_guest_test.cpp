@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <string>
@@ -155,7 +156,12 @@ TEST_F(TinyGuest, PinnedVcpuThreadRunsOnItsHostCpu) {
     t.start();
     cpu_set_t set;
     CPU_ZERO(&set);
-    t.run_on_vcpu([&](KvmVcpu&) { sched_getaffinity(0, sizeof set, &set); });
+    char name[16] = {};
+    t.run_on_vcpu([&](KvmVcpu&) {
+        sched_getaffinity(0, sizeof set, &set);
+        prctl(PR_GET_NAME, name, 0, 0, 0);
+    });
+    EXPECT_STREQ(name, "vcpu 0");
     EXPECT_EQ(CPU_COUNT(&set), 1);
     EXPECT_TRUE(CPU_ISSET(0, &set));
     lc.stop({ExitAction::PowerOff, "test"});
