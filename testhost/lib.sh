@@ -47,7 +47,10 @@ expect_in_file() {
 
 # expect_not_in_file NAME FILE REGEX
 expect_not_in_file() {
-	if grep -Eq -- "$3" "$2" 2>/dev/null; then
+	# A missing file proves nothing: it fails, as expect_in_file does.
+	if [ ! -f "$2" ]; then
+		fail "$1" "$2 does not exist"
+	elif grep -Eq -- "$3" "$2" 2>/dev/null; then
 		fail "$1" "unexpected line matching '$3' in $2: $(grep -Em1 -- "$3" "$2")"
 	else
 		pass "$1"

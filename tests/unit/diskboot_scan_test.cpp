@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "common/error.h"
@@ -392,9 +393,12 @@ TEST(DiskbootImage, MissingImageIsAnError) {
 }
 
 TEST(DiskbootKitImages, MbrAndGptHaveNoKernel) {
+    // ctest names the kit (KHYVE_KIT_DIR in CMakeLists.txt); there it must exist.
+    const char* kit = std::getenv("KHYVE_TEST_KIT");
+    if (!kit || !*kit) GTEST_SKIP() << "set KHYVE_TEST_KIT to the guest kit (ctest does) to run";
     for (const char* name : {"mbr.img", "gpt.img"}) {
-        std::string path = std::string("/work/main/.cache/kit/images/") + name;
-        if (::access(path.c_str(), R_OK) != 0) GTEST_SKIP() << path << " not present";
+        std::string path = std::string(kit) + "/images/" + name;
+        ASSERT_EQ(::access(path.c_str(), R_OK), 0) << path << " is missing: build the kit (testhost/kit.sh)";
         try {
             scan_disk(path);
             FAIL() << path;
