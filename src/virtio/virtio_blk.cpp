@@ -384,6 +384,11 @@ void check_serial(std::string_view, const std::string& v) {
         throw Error("serial number '" + v + "' is longer than " + std::to_string(kIdBytes) + " characters");
 }
 
+// QEMU's -drive aio= names: which I/O engine runs the requests.
+void check_aio(std::string_view, const std::string& v) {
+    if (v != "io_uring" && v != "threads") throw Error("invalid aio '" + v + "' (io_uring or threads)");
+}
+
 constexpr EmulationOption kBlkOptions[] = {
     {"path", "string", "The disk image file or block device (opened read-only, with a warning, when it may only be read).",
      nullptr, "a path (-s SLOT,virtio-blk,/path/to/image)"},
@@ -399,6 +404,11 @@ constexpr EmulationOption kBlkOptions[] = {
      "The serial number the guest reads, at most 20 characters; by default one derived from the path.",
      check_serial},
     {"nodelete", "bool", "Do not offer discard (TRIM) or write-zeroes to the guest.", check_bool_option},
+    {"aio", "string",
+     "The I/O engine, as QEMU's aio=: io_uring (restricted to block operations; an error where the kernel "
+     "cannot) or threads (one thread doing pread/pwrite/fdatasync); by default io_uring where it can be "
+     "restricted, else threads.",
+     check_aio},
 };
 
 std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
@@ -408,6 +418,8 @@ std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
     o.read_only = a.flag("ro");
     o.nocache = a.flag("nocache");
     o.sync = a.flag("direct");
+    if (const std::string* aio = a.get("aio"))
+        o.engine = *aio == "threads" ? BlockOpenOptions::Engine::kThread : BlockOpenOptions::Engine::kUring;
     if (const std::string* s = a.get("sectorsize")) o.sectors = *parse_sector_sizes(*s);
 
     VirtioBlk::Options d;
