@@ -66,10 +66,25 @@ for d in $(sed -n 's/^# khyve-testhost-disk://p' "$script"); do
   esac
 done
 
+# "# khyve-testhost-powercut: N" gives the scenario N empty 64 MiB raw disks
+# ($KHYVE_CUT_DISKS in the test host) and a power cut: when the serial log
+# shows a line "KHYVE-POWER-CUT", qemu is SIGKILLed (the test host loses its
+# page cache, as a machine loses power), then scenarios/NAME.cut runs here on
+# the log and the disk files and prints the verdict. The disks are given with
+# cache=writeback: what the test host flushed has reached this machine's page
+# cache, which outlives qemu. Such a scenario always runs in the test host.
+cut_disks=$(sed -n 's/^# khyve-testhost-powercut: *//p' "$script" | head -n1)
+if [[ -n $cut_disks ]]; then
+  [[ $cut_disks =~ ^[1-4]$ ]] || { echo "run.sh: khyve-testhost-powercut '$cut_disks' in $name: want 1-4" >&2; exit 2; }
+  [[ -f ${script%.*}.cut ]] || { echo "run.sh: $name has a power cut but no ${script%.*}.cut" >&2; exit 2; }
+fi
+
 # A /dev/kvm backed by kvm_intel/kvm_amd runs stock kernels; PVM does not.
 # KHYVE_TESTHOST=1 forces the test host, KHYVE_TESTHOST=0 the direct mode.
 mode=testhost
-if [[ ${KHYVE_TESTHOST:-} == 0 ]]; then
+if [[ -n $cut_disks ]]; then
+  mode=testhost
+elif [[ ${KHYVE_TESTHOST:-} == 0 ]]; then
   mode=direct
 elif [[ ${KHYVE_TESTHOST:-} != 1 && -c /dev/kvm && ! -d /sys/module/kvm_pvm ]] &&
   [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]]; then
@@ -189,6 +204,12 @@ run_testhost() {
     # sets KHYVE_VMM_HUGE (0: 4 KiB pages).
     [[ -z ${KHYVE_VMM_HUGE:-} ]] || echo "KHYVE_VMM_HUGE=$KHYVE_VMM_HUGE"
     [[ -z $disk ]] || echo "KHYVE_DISK=/dev/vda"
+    if [[ -n $cut_disks ]]; then
+      local letters=bcde k devs=
+      [[ -n $disk ]] || letters=abcd
+      for ((k = 0; k < cut_disks; k++)); do devs+="${devs:+ }/dev/vd${letters:k:1}"; done
+      echo "KHYVE_CUT_DISKS='$devs'"
+    fi
   } >"$stage/root/khyve/env"
   echo "run.sh: test host with: ${bins[*]:-no VMM binaries}" >&2
   (cd "$stage/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$stage/run.cpio"
@@ -224,6 +245,13 @@ run_testhost() {
   # Snapshot mode: the test host's writes go to a temporary overlay, never
   # to the cached image, and nothing of it is copied into the test host's RAM.
   [[ -z $disk ]] || qemu+=(-drive "file=$disk,if=virtio,format=raw,snapshot=on")
+  local k cut_files=()
+  for ((k = 1; k <= ${cut_disks:-0}; k++)); do
+    rm -f "$stage/cut$k.img"
+    truncate -s 64M "$stage/cut$k.img"
+    cut_files+=("$stage/cut$k.img")
+    qemu+=(-drive "file=$stage/cut$k.img,if=virtio,format=raw,cache=writeback")
+  done
   if ((interactive)); then
     set +e
     "${qemu[@]}"
@@ -240,15 +268,20 @@ run_testhost() {
     rm -f "$stage/heartbeat" "$stage/qemu.pid" "$stage/frozen" "$stage/frozen.txt" "$stage"/monitor.*
     mkfifo "$stage/monitor.in" "$stage/monitor.out"
     watch_testhost "$stage" &
-    local watcher=$!
+    local watcher=$! cutter=
+    rm -f "$stage/cut"
+    if [[ -n $cut_disks ]]; then
+      watch_powercut "$stage" &
+      cutter=$!
+    fi
     set +e
     # EPYC names features TCG lacks; qemu warns about each, harmlessly.
     timeout -k 5 "$timeout" "${qemu[@]}" </dev/null 2>&1 | tr -d '\r' |
       grep --line-buffered -v "TCG doesn't support requested feature" | tee "$log"
     qemu_rc=${PIPESTATUS[0]}
     set -e
-    kill "$watcher" 2>/dev/null || true
-    wait "$watcher" 2>/dev/null || true
+    kill "$watcher" $cutter 2>/dev/null || true
+    wait "$watcher" $cutter 2>/dev/null || true
     [[ -f $stage/frozen ]] || break
     froze=$((froze + 1))
     cat "$log" "$stage/frozen.txt" >"$log.froze$froze"
@@ -257,6 +290,33 @@ run_testhost() {
     fi
   done
   rm -f "$stage/initrd.cpio" "$stage"/monitor.*
+  if [[ -f $stage/cut ]]; then
+    # The verdict from outside: the scenario's .cut script reads the log
+    # (what the test host said before it died) and the disk files.
+    echo "run.sh: power cut done; checking ${cut_files[*]} with ${script%.*}.cut" >&2
+    {
+      bash "${script%.*}.cut" "$log" "${cut_files[@]}" 2>&1
+      echo "KHYVE-SCENARIO-EXIT rc=$?"
+      echo "KHYVE-SCENARIO-DONE after the power cut"
+    } | tee -a "$log"
+  fi
+  rm -f "${cut_files[@]}"
+}
+
+# The power cut: SIGKILL to qemu as soon as the serial log has a line
+# starting with KHYVE-POWER-CUT.
+watch_powercut() { # STAGE
+  local stage=$1 pid
+  while [[ ! -s $stage/qemu.pid ]]; do sleep 0.2; done
+  pid=$(<"$stage/qemu.pid")
+  while kill -0 "$pid" 2>/dev/null; do
+    if grep -q '^KHYVE-POWER-CUT' "$log" 2>/dev/null; then
+      touch "$stage/cut"
+      kill -KILL "$pid"
+      return 0
+    fi
+    sleep 0.2
+  done
 }
 
 # A test host whose heartbeat stops for $stall seconds has frozen below us:
