@@ -168,6 +168,7 @@ constexpr std::string_view kKnownKeys[] = {
     "name", "cpus", "sockets", "cores", "threads", "memory.size", "memory.highmem", "memory.wired",
     "memory.guest_in_core", "acpi_tables", "destroy_on_poweroff", "gdb.address", "gdb.port", "gdb.wait",
     "keyboard.layout", "pincpu", "rtc.use_localtime", "uuid", "virtio_msix", "config.dump", "khyve.seccomp",
+    "khyve.user", "khyve.chroot",
     "x86.x2apic", "x86.mptable", "x86.strictio", "x86.strictmsr", "x86.vmexit_on_hlt", "x86.vmexit_on_pause",
 };
 
@@ -248,6 +249,8 @@ MachineConfig MachineConfig::from_tree(const ConfigTree& t) {
     m.gdb_wait = t.get_bool("gdb.wait", m.gdb_wait);
     m.strict_msrs = t.get_bool("x86.strictmsr", m.strict_msrs);
     m.seccomp = t.get_bool("khyve.seccomp", m.seccomp);
+    m.run_as_user = t.get("khyve.user", "");
+    m.chroot_dir = t.get("khyve.chroot", "");
     m.uuid = t.get("uuid", "");
     m.destroy_on_poweroff = t.get_bool("destroy_on_poweroff", m.destroy_on_poweroff);
     m.rtc_localtime = t.get_bool("rtc.use_localtime", m.rtc_localtime);
@@ -267,6 +270,11 @@ MachineConfig MachineConfig::from_tree(const ConfigTree& t) {
 
 void MachineConfig::validate() const {
     check_vm_name(name);
+    // -D removes the VM object from /dev/vmm, which only root may do and a
+    // chroot cannot see: the operator destroys it (bhyvectl --destroy).
+    if (destroy_on_poweroff && (!run_as_user.empty() || !chroot_dir.empty()))
+        throw Error("-D cannot go with khyve.user or khyve.chroot: the unprivileged bhyve cannot remove its VM "
+                    "object; destroy it with bhyvectl --destroy");
     if (cpus < 1 || cpus > kMaxCpus)
         throw Error(std::to_string(cpus) + " vCPUs requested; khyve supports 1 to " + std::to_string(kMaxCpus));
     if (uint64_t(sockets) * cores * threads != cpus)

@@ -57,6 +57,8 @@ struct MachineConfig {
     std::vector<PciDeviceConfig> pci; // -s / -S, sorted by address; options %(var)-expanded
     std::vector<LpcDeviceConfig> lpc; // -l (and -s/-S slot,uart), sorted com1..com4; backend "" = unconnected
     bool seccomp = true;              // khyve.seccomp
+    std::string run_as_user;          // khyve.user: drop to it once everything is open
+    std::string chroot_dir;           // khyve.chroot: and make it the root
     unsigned sockets = 1, cores = 1, threads = 1;  // -c topology; sockets*cores*threads == cpus
     std::string uuid;                 // -U; empty: derive one (bhyve: from host and VM name)
     bool destroy_on_poweroff = false; // -D

@@ -77,7 +77,10 @@ ControlServer::ControlServer(std::string path, Handler handler)
     if (::listen(listen_.get(), 8) < 0) throw sys_error("listen on " + path_);
     stop_.reset(::eventfd(0, EFD_CLOEXEC));
     if (!stop_.valid()) throw sys_error("eventfd");
-    thread_ = std::thread([this] { loop(); });
+}
+
+void ControlServer::start() {
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
 }
 
 ControlServer::~ControlServer() {

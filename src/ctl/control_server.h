@@ -21,9 +21,10 @@ class ControlServer {
 public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
 
-    // Binds `path` (replacing a stale socket) with mode 0600 and serves
+    // Binds `path` (replacing a stale socket) with mode 0600; start() serves
     // requests on its own thread until destroyed.
     ControlServer(std::string path, Handler handler);
+    void start();
     ~ControlServer();
     ControlServer(const ControlServer&) = delete;
     ControlServer& operator=(const ControlServer&) = delete;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -40,6 +41,7 @@
 #include "stats/stats.h"
 #include "vm/device_stats.h"
 #include "platform/layout.h"
+#include "sandbox/run_as.h"
 #include "sandbox/seccomp.h"
 #include "vm/gdb_glue.h"
 #include "platform/lifecycle.h"
@@ -353,6 +355,19 @@ int Machine::Impl::run() {
     Fd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!sigfd.valid()) throw sys_error("signalfd");
 
+    // The control socket is bound while bhyve is still root (in /dev/vmm);
+    // its thread starts later, with the rest.
+    control = std::make_unique<Control>(*this);
+    control_server = std::make_unique<ControlServer>(
+        vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control_command(*control, r); });
+    // khyve.user / khyve.chroot: everything is open; no thread of this
+    // machine has started yet, so all of them start unprivileged.
+    if (!cfg.run_as_user.empty() || !cfg.chroot_dir.empty()) {
+        RunAs as = resolve_run_as(cfg.run_as_user, cfg.chroot_dir);
+        ::tzset();  // /etc/localtime, read once, before a chroot hides it
+        become(as);
+    }
+
     for (auto& c : coms)
         if (c.backend) c.backend->start(*c.uart);
     VcpuThread::install_kick_signal();
@@ -396,9 +411,7 @@ int Machine::Impl::run() {
             m.start_gate.open();
         }
     } on_error{*this};
-    control = std::make_unique<Control>(*this);
-    control_server = std::make_unique<ControlServer>(
-        vm.file("ctl"), [this](const nlohmann::json& r) { return handle_control_command(*control, r); });
+    control_server->start();
 
     enter_thread_sandbox(ThreadKind::Control);
     on_error.armed = false;

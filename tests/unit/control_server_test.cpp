@@ -41,6 +41,7 @@ TEST(ControlServer, ValidatesRequests) {
 TEST(ControlServer, SocketIsOwnerOnlyAndSurvivesAbuse) {
     std::string path = "/tmp/khyve-ctl-test-" + std::to_string(getpid());
     ControlServer srv(path, echo);
+    srv.start();
     struct stat st;
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -97,6 +98,7 @@ std::string read_reply(int fd) {
 TEST(ControlServer, DeadlineCoversTheWholeRequest) {
     std::string path = "/tmp/khyve-ctl-slow-" + std::to_string(getpid());
     ControlServer srv(path, echo);
+    srv.start();
     int fd = connect_to(path);
     ASSERT_GE(fd, 0);
     const std::string req = R"({"version":1,"command":"ping"})";
@@ -119,6 +121,7 @@ TEST(ControlServer, OtherUsersAreRefused) {
     if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
     std::string path = "/tmp/khyve-ctl-peer-" + std::to_string(getpid());
     ControlServer srv(path, echo);
+    srv.start();
     ASSERT_EQ(chmod(path.c_str(), 0666), 0);
     int p[2];
     ASSERT_EQ(pipe(p), 0);
@@ -170,6 +173,7 @@ std::string raw(const std::string& path, const std::string& input, int delay_ms 
 TEST(ControlServer, RawRequestsGetErrorRepliesAndTheServerCarriesOn) {
     std::string path = "/tmp/khyve-ctl-raw-" + std::to_string(getpid());
     ControlServer srv(path, echo);
+    srv.start();
     auto ok = nlohmann::json::parse(raw(path, "{\"version\":1,\"command\":\"ping\"}\n"));
     EXPECT_EQ(ok["echo"], "ping");
     // No newline: the end of input ends the request.
