@@ -32,6 +32,23 @@ expect_in_file blk-attacks-ran vm1.log 'KHYVE-PASS: evil-write-sector-wraps-to-0
 	fail blk-image-unchanged "evil.img changed"
 bhyvectl --vm=vm1 --destroy
 
+# A disk the host opened read-only: the guest kernel would refuse the write
+# itself, so the hostile driver sends it; bhyve must answer IOERR and leave
+# the image as it was.
+cp "$KIT/images/pattern.img" ro.img
+before_ro=$(sha256sum <ro.img)
+bhyveload -m 256 -h boot -e kernel=vmlinuz -e initrd=initrd.img \
+	-e cmdline="console=ttyS0 quiet memmap=2M\$$ring khyve.script=evil khyve.evil=blk-ro khyve.ring=$ring khyve.pattern=$KHYVE_PATTERN_SHA256" vm3
+run_guest vm3.log 300 bhyve -A -H -c 1 -m 256 -s 0:0,hostbridge -s 2:0,virtio-blk,ro.img,ro \
+	-s 31,lpc -l com1,stdio vm3
+rc=$?
+[ $rc -eq 1 ] && pass blk-ro-vmm-survived || fail blk-ro-vmm-survived "bhyve exited $rc"
+expect_guest_ok blk-ro vm3.log
+expect_in_file blk-ro-write-reached-the-vmm vm3.log 'KHYVE-PASS: evil-ro-write-refused-by-the-vmm'
+[ "$(sha256sum <ro.img)" = "$before_ro" ] && pass blk-ro-image-unchanged ||
+	fail blk-ro-image-unchanged "ro.img changed"
+bhyvectl --vm=vm3 --destroy
+
 if tunctl -t tap0 >/dev/null 2>&1; then
 	ip link set tap0 up
 	bhyveload -m 256 -h boot -e kernel=vmlinuz -e initrd=initrd.img \

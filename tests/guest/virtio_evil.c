@@ -291,6 +291,22 @@ static uint64_t blk_capacity(void) {
     return (uint64_t)r32(DEVCFG) | (uint64_t)r32(DEVCFG + 4) << 32;
 }
 
+/* blk-ro: the disk is read-only on the host (-s ...,virtio-blk,IMG,ro). The
+ * guest kernel refuses writes to it by itself, so only a driver of its own
+ * reaches the VMM with one: an honest write must come back IOERR and leave
+ * the image alone (the scenario checks its digest). */
+static void blk_ro_cases(void) {
+    if (!up("ro-baseline")) return;
+    if (blk_read_ok()) pass("ro-read-ok");
+    else fail("ro-read-ok", "an honest read failed (status byte %u)", ram[R_STATUS]);
+    blk_chain(BLK_OUT, 0, 512);
+    submit_raw(0, 1);
+    expect_ioerr("ro-write-refused-by-the-vmm");
+    blk_chain(BLK_OUT, 8, 4096);
+    submit_raw(0, 1);
+    expect_ioerr("ro-4k-write-refused-by-the-vmm");
+}
+
 static void blk_cases(void) {
     const uint64_t cap = blk_capacity();
     say("evil: virtio-blk capacity %llu sectors", (unsigned long long)cap);
@@ -546,8 +562,8 @@ static void write_file(const char* path, const char* text) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 3 || (strcmp(argv[1], "blk") && strcmp(argv[1], "net"))) {
-        fprintf(stderr, "usage: %s blk|net RING_GPA\n", argv[0]);
+    if (argc != 3 || (strcmp(argv[1], "blk") && strcmp(argv[1], "blk-ro") && strcmp(argv[1], "net"))) {
+        fprintf(stderr, "usage: %s blk|blk-ro|net RING_GPA\n", argv[0]);
         return 2;
     }
     type_net = !strcmp(argv[1], "net");
@@ -589,6 +605,7 @@ int main(int argc, char** argv) {
 
     say("evil: %u queues, status 0x%02x", r16(C_NUMQ), r8(C_STATUS));
     if (type_net) net_cases();
+    else if (!strcmp(argv[1], "blk-ro")) blk_ro_cases();
     else blk_cases();
 
     reset_device();

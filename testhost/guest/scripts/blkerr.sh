@@ -1,6 +1,9 @@
 # Guest side of the virtio-blk error checks. vda: an image on a nearly full
 # host filesystem, vdb: a read-only disk. Writes must fail with I/O errors
-# (vda) and be refused (vdb); the VMM must keep running to power off.
+# (vda) and be refused (vdb); the VMM must keep running to power off. The
+# guest kernel refuses the vdb write itself; the VMM's own refusal of a
+# write to a read-only disk is shown by the hostile driver (evil_guest.sh,
+# khyve.evil=blk-ro).
 if dd if=/dev/zero of=/dev/vda bs=1M count=48 conv=fsync 2>/tmp/dd.err; then
 	echo "KHYVE-FAIL: guest-enospc: 48 MiB written to a disk whose host filesystem holds 8 MiB"
 else

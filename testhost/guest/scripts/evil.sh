@@ -3,7 +3,8 @@
 # (/khyve/khyve_guest_evil, appended to the initramfs by the scenario) takes
 # the device from the kernel and submits malformed rings; then the kernel's
 # own driver gets the device back and must find it working.
-#   khyve.evil=blk|net   which device to attack (default blk)
+#   khyve.evil=blk|blk-ro|net  which device to attack (default blk; blk-ro:
+#                        an honest write to a disk the host opened read-only)
 #   khyve.ring=GPA       2 MiB the kernel was told to leave alone (memmap=2M$GPA)
 #   khyve.pattern=SHA    (blk) digest of the whole disk, checked afterwards
 evil=/khyve/khyve_guest_evil
@@ -20,7 +21,7 @@ if [ $rc -eq 0 ]; then
 else
 	echo "KHYVE-FAIL: evil-driver-finished: exit status $rc"
 fi
-if [ "$kind" = blk ]; then
+if [ "$kind" != net ]; then
 	i=0
 	while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	if [ ! -b /dev/vda ]; then
