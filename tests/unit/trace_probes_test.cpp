@@ -25,7 +25,7 @@ __attribute__((noinline)) void fire_every_probe(unsigned v) {
     KHYVE_PROBE_BLK_COMPLETE(0, &request);
 }
 
-TEST(GdbTraceProbes, NotesArePresent) {
+TEST(TraceProbes, NotesArePresent) {
     fire_every_probe(0);  // a nop when nobody traces
 #ifndef KHYVE_USDT
     GTEST_SKIP() << "built without <sys/sdt.h>: probes compiled out";
