@@ -7,7 +7,9 @@ PACKAGES=(
   # build
   cmake g++ make pkg-config
   libgtest-dev googletest libbenchmark-dev
-  liburing-dev libext2fs-dev libseccomp-dev systemtap-sdt-dev zlib1g-dev nlohmann-json3-dev
+  liburing-dev libext2fs-dev libseccomp-dev systemtap-sdt-dev zlib1g-dev libzstd-dev nlohmann-json3-dev
+  # qcow2 test images (tests/unit/qcow2_test.cpp: qemu-img, qemu-io)
+  qemu-utils
   # fuzzing with libFuzzer (scripts/fuzz.sh)
   clang libclang-rt-14-dev
   # ACPI table checks in the unit tests (iasl, acpiexec)
