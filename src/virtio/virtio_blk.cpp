@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "block/file_backend.h"
+#include "image/qcow2_backend.h"
 #include "common/error.h"
 #include "common/le_bytes.h"
 #include "platform/pci_emulation.h"
@@ -389,6 +390,10 @@ void check_aio(std::string_view, const std::string& v) {
     if (v != "io_uring" && v != "threads") throw Error("invalid aio '" + v + "' (io_uring or threads)");
 }
 
+void check_format(std::string_view, const std::string& v) {
+    if (!parse_image_format(v)) throw Error("invalid format '" + v + "' (raw or qcow2)");
+}
+
 constexpr EmulationOption kBlkOptions[] = {
     {"path", "string", "The disk image file or block device (opened read-only, with a warning, when it may only be read).",
      nullptr, "a path (-s SLOT,virtio-blk,/path/to/image)"},
@@ -409,6 +414,13 @@ constexpr EmulationOption kBlkOptions[] = {
      "cannot) or threads (one thread doing pread/pwrite/fdatasync); by default io_uring where it can be "
      "restricted, else threads.",
      check_aio},
+    {"format", "string",
+     "The image format, raw or qcow2. qcow2 images are read-only so far (with ro): their backing chains "
+     "(raw or qcow2, at most 16 images) and compressed clusters (zlib, zstd) are read. Without it the "
+     "first bytes decide (the qcow2 magic, else raw); a raw image opened that way and writable refuses "
+     "guest writes that would make it look like qcow2, so a guest cannot turn its disk into a qcow2 "
+     "whose backing file is a host file. Give format=raw for images a guest may write anything to.",
+     check_format},
 };
 
 std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
@@ -435,7 +447,9 @@ std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
         d.serial = buf;
     }
     d.discard = !a.flag("nodelete");
-    return std::make_shared<VirtioBlk>(FileBackend::open(o), d);
+    ImageFormat format = ImageFormat::kProbe;
+    if (const std::string* f = a.get("format")) format = *parse_image_format(*f);
+    return std::make_shared<VirtioBlk>(open_disk_image(o, format), d);
 }
 
 }  // namespace
@@ -443,7 +457,8 @@ std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
 const PciEmulation kVirtioBlkEmulation{
     .name = "virtio-blk",
     .summary = "virtio block device",
-    .description = "Virtio block device on a raw disk image file or a block device. Requests run on io_uring "
+    .description = "Virtio block device on a disk image file (raw, or qcow2 read-only) or a block device. "
+                   "Requests run on io_uring "
                    "(or a thread without it) and complete on the device's worker thread.",
     .positional = "path",
     .options = kBlkOptions,
