@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -461,6 +462,40 @@ TEST(VirtioBlkFactory, Options) {
     EXPECT_FALSE(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "False"}})->features() & kFRo);
     EXPECT_TRUE(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "true"}})->features() & kFRo);
     EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "maybe"}}), Error);
+}
+
+// format=: qcow2 probed or named, read-only only; format=raw shows the file itself.
+TEST(VirtioBlkFactory, Qcow2Format) {
+    if (std::system("qemu-img --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "qemu-img missing";
+    TempImage raw(0);
+    const std::string img = raw.path + ".qcow2";
+    ASSERT_EQ(std::system(("qemu-img create -f qcow2 '" + img + "' 3M >/dev/null").c_str()), 0);
+    auto capacity = [](VirtioBlk& d) {
+        uint8_t b[8];
+        d.read_config(kCfgCapacity, {b, 8});
+        uint64_t v = 0;
+        for (int i = 7; i >= 0; --i) v = v << 8 | b[i];
+        return v;
+    };
+    auto q = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img}, {"ro", ""}});
+    EXPECT_TRUE(q->features() & kFRo);
+    EXPECT_EQ(capacity(*q), (3u << 20) / 512);
+    EXPECT_EQ(capacity(*test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img}, {"ro", ""}, {"format", "qcow2"}})),
+              (3u << 20) / 512);
+    EXPECT_LT(capacity(*test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img}, {"ro", ""}, {"format", "raw"}})),
+              (3u << 20) / 512);
+    try {
+        test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img}});
+        ADD_FAILURE() << "a qcow2 opened read-write";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("qcow2 images are read-only in khyve so far"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img}, {"ro", ""}, {"format", "vmdk"}}), Error);
+    // format=qcow2 on a raw file: not a qcow2 image.
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", raw.path}, {"ro", ""}, {"format", "qcow2"}}),
+                 Error);
+    ::unlink(img.c_str());
 }
 
 TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
