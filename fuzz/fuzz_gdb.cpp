@@ -63,6 +63,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             bytes.remove_prefix(n);
         }
         for (const auto& e : ev) {
+            if (stub.wants_close()) return;  // after D or k the server hangs up (gdb_server.cpp)
             if (e.payload.size() > kMaxPacket) __builtin_trap();
             std::optional<std::string> reply;
             if (e.kind == RspEvent::Kind::Interrupt) reply = stub.interrupt();
@@ -75,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 apply_write(e.payload, shadow);
         }
     };
-    for (int n = 0; n < 64 && in.remaining_bytes() > 0; ++n) {
+    for (int n = 0; n < 64 && in.remaining_bytes() > 0 && !stub.wants_close(); ++n) {
         std::string line = in.ConsumeRandomLengthString(kMaxPacket + 16);
         if (!line.empty() && line[0] == '\x01') {
             run(std::string_view(line).substr(1));
