@@ -210,3 +210,90 @@ put("fuzz_boot_config", "bls", b"fedora-6.5.conf\\ntitle Fedora 6.5\nversion 6.5
 put("fuzz_boot_config", "prompt", b"show\nls /boot\nset entry=2\nset cmdline=init=/bin/sh\nunset kernel\n"
     b"boot rescue\x1b[2J\nhelp\nboot 9\nboot 1\n" + bytes([0, 2]))
 put("fuzz_boot_config", "prompt_quit", b"ls\nquit\n" + bytes([1, 2]))
+
+# Device register sequences (FuzzedDataProvider): random and patterned bytes.
+for t in ["fuzz_acpi_pm", "fuzz_rtc_cmos", "fuzz_i8042", "fuzz_exit_dispatch", "fuzz_virtio_console"]:
+    put(t, "zeros", bytes(256))
+    put(t, "ones", b"\xff" * 256)
+    for i, n in enumerate([64, 512, 2048]):
+        put(t, "random%d" % i, rand(n))
+
+# fuzz_control: the real handler's commands, good and bad arguments.
+for name, line in [
+    ("stats_prometheus", '{"version":1,"command":"stats","format":"prometheus"}'),
+    ("stats_bad_format", '{"version":1,"command":"stats","format":7}'),
+    ("regs_bad_vcpu", '{"version":1,"command":"regs","vcpu":9}'),
+    ("regs_negative", '{"version":1,"command":"regs","vcpu":-1}'),
+    ("poweroff", '{"version":1,"command":"poweroff"}'),
+    ("destroy", '{"version":1,"command":"destroy"}'),
+    ("no_command", '{"version":1}'),
+]:
+    put("fuzz_control", name, line.encode())
+
+put("fuzz_vm_conf", "bhyveload", b"lowmem=268435456\nhighmem=0\n")
+put("fuzz_vm_conf", "high", b"lowmem=3221225472\nhighmem=1073741824\n")
+put("fuzz_vm_conf", "hex", b"# edited\nlowmem=0x10000000\nother=1\nhighmem=0x0\n")
+put("fuzz_vm_conf", "no_lowmem", b"highmem=4096\n")
+
+# fuzz_gdb: newline-separated packet payloads, as a gdb session sends them.
+put("fuzz_gdb", "session", b"\n".join([
+    b"qSupported:multiprocess+;swbreak+;hwbreak+;xmlRegisters=i386", b"QStartNoAckMode", b"Hg0", b"?",
+    b"qfThreadInfo", b"qsThreadInfo", b"g", b"p10", b"m0,40", b"M100,4:deadbeef", b"X200,2:ab",
+    b"Z0,300,1", b"Z1,400,1", b"Z2,500,4", b"c", b"z0,300,1", b"vCont?", b"vCont;s:1", b"Hg2",
+    b"P10=0000000000000000", b"qXfer:features:read:target.xml:0,fff", b"D"]))
+put("fuzz_gdb", "breakpoints", b"\n".join([b"Z0,10,1", b"M8,10:cccccccccccccccccccccccccccccccc", b"Z0,12,1",
+                                           b"z0,10,1", b"mffffffff81000000,10", b"Z0,ffffffff81000004,1", b"c",
+                                           b"\x02", b"s", b"k"]))
+put("fuzz_gdb", "raw", b"\x01+$g#67-\x03$m0,4#fd$bad#00")
+
+# fuzz_ext_fs: the base images (fuzz/ext_fs/*.img, made here with mke2fs -d
+# from a small tree with a kernel, symlinks and extlinux.conf), and inputs
+# that pick one and patch a few bytes (consumed from the end: image, count,
+# then offset/byte pairs).
+import shutil, subprocess, tempfile
+
+def ext_images():
+    out = os.path.join(HERE, "ext_fs")
+    if not shutil.which("mke2fs"):
+        print("make_seeds: no mke2fs, fuzz/ext_fs/ left as it is")
+        return
+    os.makedirs(out, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        for d in ["boot/extlinux", "etc", "boot/loader/entries"]:
+            os.makedirs(os.path.join(root, d))
+        with open(os.path.join(root, "boot/vmlinuz-6.1"), "wb") as f:
+            f.write(bzimage(payload=0x1000))
+        with open(os.path.join(root, "boot/initrd.img-6.1"), "wb") as f:
+            f.write(b"initrd")
+        with open(os.path.join(root, "boot/extlinux/extlinux.conf"), "w") as f:
+            f.write("DEFAULT l\nLABEL l\n KERNEL /boot/vmlinuz\n INITRD ../initrd.img-6.1\n")
+        with open(os.path.join(root, "boot/loader/entries/a.conf"), "w") as f:
+            f.write("title A\nlinux /boot/vmlinuz\n")
+        os.symlink("vmlinuz-6.1", os.path.join(root, "boot/vmlinuz"))
+        os.symlink("/boot/extlinux/extlinux.conf", os.path.join(root, "extlinux.conf"))
+        os.symlink("loop", os.path.join(root, "loop"))
+        os.symlink("x" * 100 + "/../boot", os.path.join(root, "slowlink"))
+        for i in range(18):
+            with open(os.path.join(root, "etc/f%d" % i), "w") as f:
+                f.write("%d\n" % i)
+        for t in [root] + [os.path.join(dp, n) for dp, dn, fn in os.walk(root) for n in dn + fn]:
+            os.utime(t, (1700000000, 1700000000), follow_symlinks=False)
+        env = dict(os.environ, E2FSPROGS_FAKE_TIME="1700000000")
+        ids = ["-U", "11111111-2222-3333-4444-555555555555", "-E", "hash_seed=11111111-2222-3333-4444-555555555555"]
+        for name, opts in [("ext4", ["-t", "ext4", "-O", "^metadata_csum,^has_journal"]),
+                           ("ext4csum", ["-t", "ext4", "-O", "metadata_csum,^has_journal"]),
+                           ("ext4inline", ["-t", "ext4", "-O", "inline_data,^metadata_csum,^has_journal"]),
+                           ("ext2", ["-t", "ext2"])]:
+            img = os.path.join(out, name + ".img")
+            if os.path.exists(img):
+                os.unlink(img)
+            subprocess.run(["mke2fs", "-q", "-F"] + opts + ["-N", "64"] + ids + ["-d", root, img, "256K"],
+                           check=True, env=env, stdout=subprocess.DEVNULL)
+
+ext_images()
+for i in range(4):
+    put("fuzz_ext_fs", "image%d" % i, bytes([0, i]))  # no patches, image i
+# Patches near the superblock (1024) and the first inodes.
+put("fuzz_ext_fs", "patched", rand(120) + bytes([8, 0]))
+put("fuzz_ext_fs", "paths", b"/boot/loader/entries/a.conf\x00/slowlink/vmlinuz\x00/etc/f3" + bytes([0, 0]))

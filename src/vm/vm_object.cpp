@@ -167,24 +167,37 @@ VmObject VmObject::open(const std::string& name) {
     VmObject vm;
     vm.name_ = name;
     vm.lock_ = take_lock(vm.path(), name);
-    std::istringstream in(read_small_file(vm.file("vm.conf")));
+    VmConf conf = parse_vm_conf(read_small_file(vm.file("vm.conf")), vm.file("vm.conf"));
+    vm.lowmem_ = conf.lowmem;
+    vm.highmem_ = conf.highmem;
+    return vm;
+}
+
+VmConf parse_vm_conf(const std::string& text, const std::string& where) {
+    VmConf conf;
+    std::istringstream in(text);
     std::string line;
     bool have_low = false;
     while (std::getline(in, line)) {
         auto eq = line.find('=');
         if (eq == std::string::npos) continue;
         auto v = parse_u64(line.substr(eq + 1));
-        if (!v) throw Error(vm.file("vm.conf") + ": bad value in '" + line + "'");
+        if (!v) throw Error(where + ": bad value in '" + line + "'");
         std::string key = line.substr(0, eq);
         if (key == "lowmem") {
-            vm.lowmem_ = *v;
+            conf.lowmem = *v;
             have_low = true;
         } else if (key == "highmem") {
-            vm.highmem_ = *v;
+            conf.highmem = *v;
         }
     }
-    if (!have_low || vm.lowmem_ == 0) throw Error(vm.file("vm.conf") + ": no lowmem");
-    return vm;
+    if (!have_low || conf.lowmem == 0) throw Error(where + ": no lowmem");
+    // What create_or_reinit accepts, and so all bhyveload ever writes: a
+    // damaged file must not put RAM over the MMIO hole or wrap the size check.
+    if (conf.lowmem % 4096 || conf.highmem % 4096 || conf.lowmem > layout::kLowMemLimit ||
+        conf.highmem > UINT64_MAX - conf.lowmem)
+        throw Error(where + ": memory sizes bhyveload would not write (re-create the VM)");
+    return conf;
 }
 
 void VmObject::destroy(const std::string& name) {

@@ -69,6 +69,14 @@ private:
     Mapping low_, high_;
 };
 
+// vm.conf's contents: "lowmem=N" and "highmem=N" lines (bytes); other keys
+// and lines without '=' are ignored. Throws Error naming `where` on a bad
+// value, a missing or zero lowmem, or sizes create_or_reinit would refuse.
+struct VmConf {
+    uint64_t lowmem = 0, highmem = 0;
+};
+VmConf parse_vm_conf(const std::string& text, const std::string& where);
+
 // The directory path for NAME (does not check existence).
 std::string vm_path(const std::string& name);
 

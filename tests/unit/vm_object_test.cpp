@@ -81,6 +81,21 @@ TEST_F(VmObjectTest, BadNamesAndSizes) {
     EXPECT_TRUE(VmObject::list().empty()) << "a failed create left an object behind";
 }
 
+TEST(VmConf, ParsesWhatBhyveloadWrites) {
+    auto c = parse_vm_conf("lowmem=268435456\nhighmem=0x100000\nnote=1\nno equals sign\n", "vm.conf");
+    EXPECT_EQ(c.lowmem, 268435456u);
+    EXPECT_EQ(c.highmem, 0x100000u);
+    EXPECT_THROW(parse_vm_conf("highmem=4096\n", "vm.conf"), Error);
+    EXPECT_THROW(parse_vm_conf("lowmem=0\n", "vm.conf"), Error);
+    EXPECT_THROW(parse_vm_conf("lowmem=12k\n", "vm.conf"), Error);
+    // Found by fuzz_vm_conf: sizes bhyveload never writes were accepted.
+    EXPECT_THROW(parse_vm_conf("lowmem=268470912\nhighmem=0\n", "vm.conf"), Error);  // not 4 KiB
+    EXPECT_THROW(parse_vm_conf("lowmem=4096\nhighmem=4097\n", "vm.conf"), Error);
+    EXPECT_THROW(parse_vm_conf("lowmem=0x100000000\n", "vm.conf"), Error);  // over the MMIO hole
+    EXPECT_THROW(parse_vm_conf("lowmem=4096\nhighmem=0xfffffffffffff000\n", "vm.conf"), Error);  // wraps
+    EXPECT_NO_THROW(parse_vm_conf("lowmem=0xc0000000\nhighmem=0x40000000\n", "vm.conf"));
+}
+
 TEST_F(VmObjectTest, HighMemoryMapsAbove4G) {
     auto vm = VmObject::create_or_reinit("hi", 1 << 20, 1 << 20);
     auto mem = vm.map_memory();
