@@ -297,3 +297,32 @@ for i in range(4):
 # Patches near the superblock (1024) and the first inodes.
 put("fuzz_ext_fs", "patched", rand(120) + bytes([8, 0]))
 put("fuzz_ext_fs", "paths", b"/boot/loader/entries/a.conf\x00/slowlink/vmlinuz\x00/etc/f3" + bytes([0, 0]))
+
+# fuzz_qcow2: small images made by qemu-img/qemu-io (4 KiB and 512-byte
+# clusters, a few written, zero and compressed clusters, a backing name).
+def qcow2_seeds():
+    if not shutil.which("qemu-img") or not shutil.which("qemu-io"):
+        print("make_seeds: no qemu-img/qemu-io, fuzz_qcow2 seeds left as they are")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        def make(name, create, io=(), compress=False):
+            img = os.path.join(tmp, name)
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2"] + create + [img, "1M"], check=True)
+            for cmd in io:
+                subprocess.run(["qemu-io", "-f", "qcow2", "-c", cmd, img], check=True, stdout=subprocess.DEVNULL)
+            if compress:
+                out = img + ".c"
+                subprocess.run(["qemu-img", "convert", "-c", "-O", "qcow2", "-o", "cluster_size=4096", img, out],
+                               check=True)
+                img = out
+            with open(img, "rb") as f:
+                put("fuzz_qcow2", name, f.read())
+        make("v3_4k", ["-o", "cluster_size=4096"], ["write -P 0xab 0 8k", "write -z 64k 4k"])
+        make("v2_512", ["-o", "cluster_size=512,compat=0.10"], ["write -P 0x11 4096 2k"])
+        make("compressed", ["-o", "cluster_size=4096"], ["write -P 0x5a 0 16k"], compress=True)
+        make("zstd", ["-o", "cluster_size=4096,compression_type=zstd"], ["write -c -P 0x77 0 4k"])
+        with open(os.path.join(tmp, "base.raw"), "wb") as f:
+            f.truncate(1 << 20)
+        make("backing", ["-o", "cluster_size=4096", "-F", "raw", "-b", "base.raw"], ["write -P 1 8k 4k"])
+
+qcow2_seeds()
