@@ -285,7 +285,9 @@ Mapping Image::map(uint64_t guest_offset) {
         if (e & kFlagCopied) return {Mapping::kError};
         return m;
     }
-    if (host % cs || host >= file_size_) return {Mapping::kError};
+    // The whole cluster must be in the file: a truncated image's last
+    // cluster is an I/O error, not a short read (found by fuzz_qcow2).
+    if (host % cs || host >= file_size_ || cs > file_size_ - host) return {Mapping::kError};
     return {Mapping::kData, host + (guest_offset & (cs - 1))};
 }
 

@@ -434,6 +434,20 @@ TEST_F(Qcow2HostileHeader, BadL2EntriesFailTheRequestOnly) {
     EXPECT_EQ(read_one(*b, (4 << 20) - 512, 1024), -EIO);
 }
 
+TEST_F(Qcow2HostileHeader, DataClusterRunningPastTheFileEnd) {
+    // A cluster that starts inside the file but ends past it (a truncated
+    // image): an I/O error for that cluster, not a short read.
+    const uint64_t l1_off = read_be64(img, 40);
+    const uint64_t l2_off = read_be64(img, l1_off) & 0x00fffffffffffe00ull;
+    const uint64_t file = fs::file_size(img);
+    const uint64_t last = (file - 1) & ~0xffffull;  // the cluster holding the file's last byte
+    if (last + 65536 == file) fs::resize_file(img, file - 4096);
+    patch(img, l2_off, be64((1ull << 63) | last));
+    auto b = Qcow2Backend::open(ro_options(img));
+    EXPECT_EQ(b->layer_image(0)->map(0).kind, qcow2::Mapping::kError);
+    EXPECT_EQ(read_one(*b, 0, 4096), -EIO);
+}
+
 TEST_F(Qcow2HostileHeader, L1EntryPastTheFile) {
     const uint64_t l1_off = read_be64(img, 40);
     const uint64_t file = fs::file_size(img);
