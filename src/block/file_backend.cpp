@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "block/image_lock.h"
 #include "common/error.h"
 #include "common/size.h"
 
@@ -67,6 +68,18 @@ std::unique_ptr<FileBackend> FileBackend::open(const BlockOpenOptions& o) {
         b->size_ = bytes;
     } else {
         throw Error("virtio-blk: " + o.path + " is neither a regular file nor a block device");
+    }
+
+    // Locked here, at open on the main thread: the OFD locks last as long as
+    // the fd, so no filtered thread ever makes a lock call.
+    if (o.lock != BlockOpenOptions::Lock::kNone) {
+        try {
+            lock_image(fd, o.path,
+                       o.lock == BlockOpenOptions::Lock::kImageFile ? image_file_perms()
+                                                                    : guest_disk_perms(b->read_only_));
+        } catch (const Error& e) {
+            throw Error(std::string("virtio-blk: ") + e.what());
+        }
     }
 
     b->sectors_ = native;

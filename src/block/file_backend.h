@@ -35,6 +35,12 @@ struct BlockOpenOptions {
     // poll_completions()) instead of a completion thread. The thread engine
     // ignores it.
     bool caller_reaps = false;
+    // Image locks (block/image_lock.h), QEMU's scheme: kDisk takes what
+    // QEMU's virtio-blk takes on a guest disk (a writer excludes writers and
+    // readers, a reader excludes writers), kImageFile what it takes on a
+    // qcow2 image's file and its backing files (read, nobody writes),
+    // kNone nothing (lock=off).
+    enum class Lock { kDisk, kImageFile, kNone } lock = Lock::kDisk;
     // Tests only: with Engine::kThread, every system call goes through this
     // hook, so host failures (EIO on fdatasync, ENOSPC) can be injected.
     StepRunner syscall_hook;

@@ -120,6 +120,9 @@ std::unique_ptr<Qcow2Backend> Qcow2Backend::open(const BlockOpenOptions& o) {
         BlockOpenOptions lo = o;
         lo.path = path;
         lo.read_only = true;
+        // As QEMU does for a qcow2 image's file and its backing files: read,
+        // and nobody may write or resize them while this chain is open.
+        if (o.lock != BlockOpenOptions::Lock::kNone) lo.lock = BlockOpenOptions::Lock::kImageFile;
         l.data = FileBackend::open(lo);
         if (l.img) {
             l.size = l.img->size();

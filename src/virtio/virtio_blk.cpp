@@ -421,6 +421,12 @@ constexpr EmulationOption kBlkOptions[] = {
      "guest writes that would make it look like qcow2, so a guest cannot turn its disk into a qcow2 "
      "whose backing file is a host file. Give format=raw for images a guest may write anything to.",
      check_format},
+    {"lock", "bool",
+     "Lock the image as QEMU does (fcntl OFD locks on its bytes 100-203; on by default): a writable disk is "
+     "refused while another khyve or QEMU guest has the image as a disk, a read-only one while another "
+     "writes it, and nobody else may write a qcow2 image or its backing files meanwhile. lock=off opens it "
+     "without locks, like QEMU's locking=off.",
+     check_bool_option},
 };
 
 std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
@@ -433,6 +439,7 @@ std::shared_ptr<VirtioDevice> make_blk(const EmulationArgs& a) {
     if (const std::string* aio = a.get("aio"))
         o.engine = *aio == "threads" ? BlockOpenOptions::Engine::kThread : BlockOpenOptions::Engine::kUring;
     if (const std::string* s = a.get("sectorsize")) o.sectors = *parse_sector_sizes(*s);
+    if (!a.flag("lock", true)) o.lock = BlockOpenOptions::Lock::kNone;
 
     VirtioBlk::Options d;
     if (const std::string* ser = a.get("ser")) {
@@ -459,7 +466,9 @@ const PciEmulation kVirtioBlkEmulation{
     .summary = "virtio block device",
     .description = "Virtio block device on a disk image file (raw, or qcow2 read-only) or a block device. "
                    "Requests run on io_uring "
-                   "(or a thread without it) and complete on the device's worker thread.",
+                   "(or a thread without it) and complete on the device's worker thread. "
+                   "The image is locked as QEMU locks it, so two guests (khyve or QEMU) never share an "
+                   "image one of them writes: the later open is refused, naming the holder (see lock).",
     .positional = "path",
     .options = kBlkOptions,
     .make_virtio = make_blk,

@@ -534,6 +534,7 @@ TEST(Qcow2Backend, ReadWriteOpenRefusedWithOneLine) {
     auto raw = open_disk_image(o, ImageFormat::kRaw);
     EXPECT_FALSE(raw->read_only());
     EXPECT_EQ(raw->size(), fs::file_size(img));
+    raw.reset();  // the writer's image lock keeps readers out
     // Probed read-only: qcow2.
     o.read_only = true;
     EXPECT_EQ(open_disk_image(o, ImageFormat::kProbe)->size(), 1u << 20);

@@ -455,9 +455,11 @@ TEST(VirtioBlkFactory, Options) {
     auto d = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", ""}, {"sectorsize", "4096/4096"}});
     EXPECT_TRUE(d->features() & kFRo);
     EXPECT_EQ(cfg32(*d, kCfgBlkSize), 4096u);
+    d.reset();  // a read-only disk does not let a writer in (image locks)
     auto e = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "false"}, {"nodelete", ""}});
     EXPECT_FALSE(e->features() & kFRo);
     EXPECT_FALSE(e->features() & kFDiscard);
+    e.reset();
     // The same boolean spellings the config layer validates (case-insensitive).
     EXPECT_FALSE(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "False"}})->features() & kFRo);
     EXPECT_TRUE(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"ro", "true"}})->features() & kFRo);
@@ -516,7 +518,9 @@ TEST(VirtioBlkFactory, DefaultSerialStableAndSized) {
         return s;
     };
     auto a = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}});
-    auto b = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}});
+    // A second device on the same image: only without locks (lock=off).
+    auto b = test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}, {"lock", "off"}});
+    EXPECT_THROW(test::make_emulated<VirtioBlk>("virtio-blk", {{"path", img.path}}), Error);
     std::string sa = serial_of(*a);
     EXPECT_EQ(sa, serial_of(*b));
     EXPECT_EQ(sa.substr(0, 6), "KHYVE-");
