@@ -1,4 +1,4 @@
-// Little-endian fields in byte buffers, and the 8-bit checksum that ACPI
+// Little-endian (and, for qcow2, big-endian) fields in byte buffers, and the 8-bit checksum that ACPI
 // tables and the MP table carry: the one spelling for every multi-byte value
 // laid out in a table, a config space or an on-disk or in-image structure,
 // whatever the host's byte order.
@@ -69,6 +69,20 @@ template <class T>
 void put_le(std::span<uint8_t> buf, uint64_t off, T v) {
     static_assert(std::is_integral_v<T> && sizeof(T) <= sizeof(uint64_t));
     put_le_n(buf, off, static_cast<uint64_t>(v), sizeof(T));
+}
+
+// Big-endian fields (qcow2's on-disk structures), checked as read_le.
+inline uint64_t read_be_n(std::span<const uint8_t> buf, uint64_t off, size_t n) {
+    le_detail::check(buf.size(), off, n);
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = v << 8 | buf[off + i];
+    return v;
+}
+
+template <class T>
+T read_be(std::span<const uint8_t> buf, uint64_t off) {
+    static_assert(std::is_integral_v<T> && sizeof(T) <= sizeof(uint64_t));
+    return static_cast<T>(read_be_n(buf, off, sizeof(T)));
 }
 
 // The sum of the bytes, modulo 256.

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "common/le_bytes.h"
 
 namespace khyve::qcow2 {
 
@@ -40,10 +41,6 @@ constexpr uint64_t kFlagZero = 1ull << 0;
 constexpr uint64_t kMaxL1Bytes = 32u << 20;
 constexpr size_t kMaxBackingName = 1023;
 
-uint32_t be32(const uint8_t* p) {
-    return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
-}
-uint64_t be64(const uint8_t* p) { return uint64_t(be32(p)) << 32 | be32(p + 4); }
 
 // Reads exactly n bytes at off; false on a short read or an error.
 std::string hex(uint64_t v) {
@@ -92,23 +89,23 @@ void Image::parse(const std::string& name) {
     if (file_size_ < sizeof h || !pread_full(fd_.get(), h, sizeof h, 0))
         throw fail("too short for a qcow2 header");
     if (!has_magic(h, 4)) throw fail("not a qcow2 image (no QFI\\xfb magic)");
-    version_ = be32(h + 4);
+    version_ = read_be<uint32_t>(h, 4);
     if (version_ != 2 && version_ != 3)
         throw fail("qcow2 version " + std::to_string(version_) + " is not supported (2 or 3)");
-    const uint64_t backing_off = be64(h + 8);
-    const uint32_t backing_len = be32(h + 16);
-    cluster_bits_ = be32(h + 20);
+    const uint64_t backing_off = read_be<uint64_t>(h, 8);
+    const uint32_t backing_len = read_be<uint32_t>(h, 16);
+    cluster_bits_ = read_be<uint32_t>(h, 20);
     if (cluster_bits_ < 9 || cluster_bits_ > 21)
         throw fail("cluster_bits " + std::to_string(cluster_bits_) + " outside 9..21 (512 bytes to 2 MiB)");
     const uint64_t cs = cluster_size();
-    size_ = be64(h + 24);
-    const uint32_t crypt = be32(h + 32);
-    const uint32_t l1_size = be32(h + 36);
-    const uint64_t l1_off = be64(h + 40);
-    const uint64_t rc_off = be64(h + 48);
-    const uint32_t rc_clusters = be32(h + 56);
-    nb_snapshots_ = be32(h + 60);
-    const uint64_t snap_off = be64(h + 64);
+    size_ = read_be<uint64_t>(h, 24);
+    const uint32_t crypt = read_be<uint32_t>(h, 32);
+    const uint32_t l1_size = read_be<uint32_t>(h, 36);
+    const uint64_t l1_off = read_be<uint64_t>(h, 40);
+    const uint64_t rc_off = read_be<uint64_t>(h, 48);
+    const uint32_t rc_clusters = read_be<uint32_t>(h, 56);
+    nb_snapshots_ = read_be<uint32_t>(h, 60);
+    const uint64_t snap_off = read_be<uint64_t>(h, 64);
 
     if (crypt != 0) throw fail("encrypted images are not supported (crypt_method " + std::to_string(crypt) + ")");
 
@@ -122,9 +119,9 @@ void Image::parse(const std::string& name) {
     size_t header_len = kV2HeaderLen;
     if (version_ == 3) {
         if (head_len < kV3MinHeaderLen) throw fail("too short for a version 3 header");
-        incompat = be64(head.data() + 72);
-        refcount_order = be32(head.data() + 96);
-        header_len = be32(head.data() + 100);
+        incompat = read_be<uint64_t>(head, 72);
+        refcount_order = read_be<uint32_t>(head, 96);
+        header_len = read_be<uint32_t>(head, 100);
         if (header_len < kV3MinHeaderLen || header_len % 8 || header_len > head_len)
             throw fail("bad header_length " + std::to_string(header_len));
     }
@@ -136,8 +133,8 @@ void Image::parse(const std::string& name) {
     bool seen_backing_fmt = false;
     const size_t ext_end = backing_off ? size_t(std::min<uint64_t>(backing_off, head_len)) : head_len;
     for (size_t at = header_len; at < ext_end && ext_end - at >= 8;) {
-        const uint32_t type = be32(head.data() + at);
-        const uint32_t len = be32(head.data() + at + 4);
+        const uint32_t type = read_be<uint32_t>(head, at);
+        const uint32_t len = read_be<uint32_t>(head, at + 4);
         at += 8;
         if (type == kExtEnd) break;
         if (len > ext_end - at) throw fail("header extension " + hex(type) + " runs past the header area");
@@ -213,7 +210,7 @@ void Image::parse(const std::string& name) {
         std::vector<uint8_t> raw(size_t(l1_size) * 8);
         if (!pread_full(fd_.get(), raw.data(), raw.size(), l1_off)) throw sys_error("qcow2: read L1 table of " + name);
         l1_.resize(l1_size);
-        for (size_t i = 0; i < l1_size; ++i) l1_[i] = be64(raw.data() + i * 8);
+        for (size_t i = 0; i < l1_size; ++i) l1_[i] = read_be<uint64_t>(raw, i * 8);
     }
 }
 
@@ -237,7 +234,7 @@ const uint64_t* Image::l2_table(uint64_t off) {
     victim->offset = off;
     victim->last_use = ++use_clock_;
     victim->table.resize(n);
-    for (size_t i = 0; i < n; ++i) victim->table[i] = be64(raw.data() + i * 8);
+    for (size_t i = 0; i < n; ++i) victim->table[i] = read_be<uint64_t>(raw, i * 8);
     return victim->table.data();
 }
 

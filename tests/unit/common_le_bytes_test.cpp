@@ -96,5 +96,14 @@ TEST(LeBytes, ChecksumMakesTheRegionSumToZero) {
     EXPECT_THROW(put_checksum8(z, 3), std::out_of_range);
 }
 
+TEST(BigEndian, ReadsQcow2StyleFields) {
+    const uint8_t b[] = {'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
+    EXPECT_EQ(read_be<uint32_t>(b, 0), 0x514649fbu);
+    EXPECT_EQ(read_be<uint32_t>(b, 4), 3u);
+    EXPECT_EQ(read_be<uint64_t>(b, 8), 0x0102030405060708ull);
+    EXPECT_EQ(read_be_n(b, 8, 3), 0x010203u);
+    EXPECT_THROW(read_be<uint64_t>(b, 9), std::out_of_range);
+}
+
 }  // namespace
 }  // namespace khyve
